@@ -1,0 +1,80 @@
+"""Content-addressed artifact store: each stage's output lives under a key hashed from its inputs.
+
+Writes are atomic (temporary file + rename), so a killed run never leaves a half-written artifact
+that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .errors import PcclipError
+
+
+def default_cache_root() -> Path:
+    """`$PCCLIP_CACHE`, else `~/.cache/pcclip` (like Hugging Face's and open_clip's caches)."""
+    return Path(os.environ.get("PCCLIP_CACHE", Path.home() / ".cache" / "pcclip"))
+
+
+def settings_hash(*parts: Any, length: int = 16) -> str:
+    """A stable hash of JSON-serialisable settings (pydantic models are dumped first)."""
+    def plain(obj: Any) -> Any:
+        return obj.model_dump(mode="json") if hasattr(obj, "model_dump") else obj
+
+    blob = json.dumps([plain(p) for p in parts], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+def _atomic_write(path: Path, write) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=False)
+            f.write("\n")
+    return _atomic_write(Path(path), write)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise PcclipError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise PcclipError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:
+    """Save tensors as safetensors (contiguous copies, so views and shared storage are fine)."""
+    plain = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    return _atomic_write(Path(path), lambda tmp: save_file(plain, tmp, metadata=metadata))
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise PcclipError(f"{path}: file not found")
+    try:
+        return load_file(str(path))
+    except Exception as e:  # safetensors raises several types for a corrupt header
+        raise PcclipError(f"{path}: not a readable safetensors file ({e}); delete it or point to another") from None

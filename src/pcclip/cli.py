@@ -1,0 +1,59 @@
+"""The `pcclip` command: a thin layer over the library. User errors print one line, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import PcclipError
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    from .config import RunSettings
+    from .pipeline import format_table, run
+    from .settings_io import load_settings
+
+    settings = load_settings(RunSettings, args.config, args.set)
+    summary = run(settings, args.output)
+    print(format_table(summary))
+    times = ", ".join(f"{k} {v:.1f}s" for k, v in summary["stage_seconds"].items()) or "all cached"
+    print(f"\nstage times: {times}; peak memory {summary['peak_rss_mb']:.0f} MB")
+    print(f"results: {args.output / 'results.json'}")
+
+
+def _cmd_models(args: argparse.Namespace) -> None:
+    from .models import list_models, register_model_configs
+
+    own = set(register_model_configs())
+    for name in list_models():
+        print(f"{name}{'  (pcclip)' if name in own else ''}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pcclip", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="world -> base CLIP -> oracle pairs -> PC-CLIP finetune -> evaluation")
+    run.add_argument("--config", type=Path, help="TOML settings file (default: the embedded default)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a setting, e.g. --set finetune.lr=1e-5 (repeatable)")
+    run.add_argument("--output", type=Path, default=Path("runs/default"), help="where results.json goes")
+    run.set_defaults(func=_cmd_run)
+
+    models = sub.add_parser("models", help="list model architectures")
+    models.set_defaults(func=_cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except PcclipError as e:
+        print(f"pcclip: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pcclip: interrupted; finished stages are cached and a rerun resumes", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,155 @@
+"""The end-to-end run: world -> base CLIP -> oracle pairs -> PC-CLIP finetune (per seed) -> evaluation
+of the base model and each finetuned one, with every stage cached by the hash of its settings.
+
+A warm rerun loads the cached evaluations and only prints the table; a run killed midway keeps every
+stage it finished.
+"""
+
+from __future__ import annotations
+
+import copy
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .cache import default_cache_root, read_json, settings_hash, write_json
+from .checkpoint import save_checkpoint
+from .config import RunSettings
+from .data import heldout_set, oracle_pairs, training_scenes
+from .encode import encode_images
+from .evaluate import evaluate
+from .finetune import finetune_pc
+from .models import create_model
+from .pretrain import pretrain_clip
+from .world.render import render_batch
+from .world.scene import sample_scenes
+
+
+class StageTimes(dict):
+    """Seconds spent per stage in this run (stages served from the cache cost ~0)."""
+
+    @contextmanager
+    def __call__(self, stage: str):
+        start = time.perf_counter()
+        yield
+        self[stage] = self.get(stage, 0.0) + time.perf_counter() - start
+
+
+def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = print) -> dict:
+    """Run (or resume) the end-to-end job; writes output_dir/results.json and returns its content."""
+    torch.set_num_threads(settings.threads)
+    cache_root = Path(settings.cache_dir or default_cache_root())
+    times = StageTimes()
+    base_key = settings_hash(settings.world, settings.model, settings.pretrain, __version__)
+    base_path = cache_root / "checkpoints" / f"base-{settings.model.name}-{base_key}.safetensors"
+
+    def load_base():
+        if settings.model.pretrained:
+            return create_model(settings.model.name, settings.model.pretrained)
+        if base_path.is_file():
+            return create_model(settings.model.name, str(base_path))
+        with times("world"):
+            train = training_scenes(settings.world, settings.pretrain.scenes, settings.pretrain.captions_per_scene, settings.pretrain.seed)
+        with times("pretrain"):
+            model, tokenizer = create_model(settings.model.name)
+            pretrain_clip(model, tokenizer, train.images, train.captions, settings.pretrain)
+            save_checkpoint(model, base_path, settings.model.name, settings.model_dump(mode="json", include={"world", "model", "pretrain"}))
+        log(f"base model saved to {base_path}")
+        return model, tokenizer
+
+    @cache
+    def base():
+        return load_base()
+
+    @cache
+    def heldout():
+        with times("heldout set"):
+            return heldout_set(settings.world, settings.eval)
+
+    @cache
+    def heldout_image_embeddings():
+        # PC-CLIP freezes the image tower, so the base model's held-out image embeddings serve every
+        # finetuned model too.
+        with times("evaluate"):
+            return encode_images(base()[0], heldout().images)
+
+    eval_key_parts = (settings.world, settings.eval, __version__)
+
+    def evaluation(name: str, key: str, get_model) -> dict:
+        path = cache_root / "evaluations" / f"{name}-{settings_hash(key, *eval_key_parts)}.json"
+        if path.is_file():
+            return read_json(path)["metrics"]
+        model, tokenizer = get_model()
+        with times("evaluate"):
+            metrics = evaluate(model, tokenizer, heldout(), heldout_image_embeddings())
+        write_json(path, {"model": name, "model_key": key, "settings": settings.model_dump(mode="json"), "metrics": metrics})
+        return metrics
+
+    results = {"base": evaluation("base", base_key, base), "pc_clip": {}}
+    for seed in settings.seeds:
+        ft_key = settings_hash(base_key, settings.pairs, settings.finetune, seed)
+        ft_path = cache_root / "checkpoints" / f"pcclip-{settings.model.name}-{ft_key}.safetensors"
+
+        def finetuned(seed=seed, ft_path=ft_path):
+            if ft_path.is_file():
+                return create_model(settings.model.name, str(ft_path))
+            base_model, tokenizer = base()
+            model = copy.deepcopy(base_model)
+            with times("pairs"):
+                scenes = sample_scenes(settings.pretrain.scenes, settings.pretrain.seed, settings.world)
+                pairs = oracle_pairs(scenes, settings.pairs, seed)
+                used = sorted({i for pair in pairs.pairs for i in pair})
+                position = {scene_index: row for row, scene_index in enumerate(used)}
+                local_pairs = [(position[a], position[b]) for a, b in pairs.pairs]
+            with times("image embeddings"):
+                image_embeddings = encode_images(base_model, render_batch([scenes[i] for i in used], settings.world.image_size))
+            with times("finetune"):
+                finetune_pc(model, tokenizer, image_embeddings, local_pairs, pairs.sentences, settings.finetune, seed)
+                save_checkpoint(model, ft_path, settings.model.name, {"base": base_key, "seed": seed, **settings.model_dump(mode="json", include={"pairs", "finetune"})})
+            return model, tokenizer
+
+        results["pc_clip"][str(seed)] = evaluation(f"pcclip-seed{seed}", ft_key, finetuned)
+
+    summary = {
+        "pcclip_version": __version__,
+        "settings": settings.model_dump(mode="json"),
+        "results": results,
+        "stage_seconds": {k: round(v, 2) for k, v in times.items()},
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    write_json(Path(output_dir) / "results.json", summary)
+    return summary
+
+
+TABLE_ROWS = [
+    ("difference accuracy (sign test)", lambda m: m["difference_accuracy"]),
+    *[(f"  {a}", (lambda a: lambda m: m["difference_accuracy_by_attribute"][a])(a))
+      for a in ("shape", "colour", "size", "count", "position")],
+    ("zero-shot accuracy (mean)", lambda m: m["zero_shot_accuracy"]),
+    ("  shape", lambda m: m["zero_shot_accuracy_by_task"]["shape"]),
+    ("  colour", lambda m: m["zero_shot_accuracy_by_task"]["colour"]),
+    ("CLIPScore", lambda m: m["clipscore"]),
+    ("image->text R@1", lambda m: m["retrieval"]["image_to_text_r1"]),
+    ("text->image R@1", lambda m: m["retrieval"]["text_to_image_r1"]),
+]
+
+
+def format_table(summary: dict) -> str:
+    """Base vs PC-CLIP (mean and sample std over seeds) and the change, one metric per row."""
+    base = summary["results"]["base"]
+    runs = list(summary["results"]["pc_clip"].values())
+    header = f"{'metric':34s} {'base':>8s} {'PC-CLIP (n=' + str(len(runs)) + ')':>18s} {'change':>8s}"
+    lines = [header, "-" * len(header)]
+    for label, get in TABLE_ROWS:
+        values = [get(r) for r in runs]
+        mean = statistics.fmean(values)
+        spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
+        lines.append(f"{label:34s} {get(base):8.3f} {f'{mean:.3f}{spread}':>18s} {mean - get(base):+8.3f}")
+    return "\n".join(lines)

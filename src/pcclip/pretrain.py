@@ -1,0 +1,88 @@
+"""Base CLIP for the embedded default: standard contrastive pretraining on captioned scenes.
+
+No pretrained CLIP exists offline, so pcclip makes its own. With an HF text tower (MiniLM) the
+pretrained trunk stays locked, as in LiT with the roles swapped: its pooled caption features are
+computed once, and each step trains the image tower, the text projection and the logit scale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from open_clip.hf_model import HFTextEncoder
+from open_clip.loss import ClipLoss
+from tqdm.auto import tqdm
+
+from .config import PretrainSettings
+from .encode import images_to_tensor, tokenize
+from .optim import epoch_batches, steps_per_run, train_loop
+
+MAX_LOGIT_SCALE = math.log(100.0)  # CLIP's clamp on the learned temperature
+
+
+@torch.no_grad()
+def pooled_text_features(text_tower: HFTextEncoder, tokenizer, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+    """The HF trunk's pooled features (before the projection) for each text."""
+    text_tower.eval()
+    feats = []
+    for i in tqdm(range(0, len(texts), batch_size), desc="caption features", unit="batch", dynamic_ncols=True):
+        ids = tokenize(tokenizer, texts[i : i + batch_size])
+        mask = (ids != text_tower.config.pad_token_id).long()
+        out = text_tower.transformer(input_ids=ids, attention_mask=mask)
+        feats.append(text_tower.pooler(out, mask))
+    return torch.cat(feats)
+
+
+def pretrain_clip(model, tokenizer, images: np.ndarray, captions: Sequence[Sequence[str]], settings: PretrainSettings) -> list[float]:
+    """Train `model` in place on images[i] <-> captions[i][k] (k drawn per step); returns step losses."""
+    n_images, n_variants = len(images), len(captions[0])
+    torch.manual_seed(settings.seed)
+    locked_trunk = settings.lock_text_trunk and isinstance(model.text, HFTextEncoder)
+    if locked_trunk:
+        flat = [c for variants in captions for c in variants]
+        caption_feats = pooled_text_features(model.text, tokenizer, flat).view(n_images, n_variants, -1)
+        for p in model.text.transformer.parameters():
+            p.requires_grad_(False)
+    else:
+        caption_ids = [tokenize(tokenizer, [v[k] for v in captions]) for k in range(n_variants)]
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    variant_rng = torch.Generator().manual_seed(settings.seed + 1)
+    clip_loss = ClipLoss()
+
+    def compute_loss(batch: torch.Tensor) -> torch.Tensor:
+        variant = torch.randint(n_variants, (len(batch),), generator=variant_rng)
+        image_feats = model.encode_image(images_to_tensor(images[batch.numpy()], model))
+        if locked_trunk:
+            text_feats = model.text.proj(caption_feats[batch, variant])
+        else:
+            ids = torch.stack([caption_ids[k][i] for i, k in zip(batch.tolist(), variant.tolist())])
+            text_feats = model.encode_text(ids)
+        return clip_loss(F.normalize(image_feats, dim=-1), F.normalize(text_feats, dim=-1), model.logit_scale.exp())
+
+    def clamp_logit_scale() -> None:
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+
+    model.train()
+    if locked_trunk:
+        model.text.transformer.eval()  # no dropout in the locked trunk
+    total = steps_per_run(n_images, settings.batch_size, settings.epochs)
+    losses = train_loop(
+        params,
+        epoch_batches(n_images, settings.batch_size, settings.epochs, settings.seed),
+        compute_loss,
+        total_steps=total,
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
+        warmup_steps=settings.warmup_steps,
+        grad_clip=settings.grad_clip,
+        desc="pretrain base CLIP",
+        after_step=clamp_logit_scale,
+    )
+    model.eval()
+    return losses

@@ -1,0 +1,70 @@
+"""Read run settings from TOML plus `key.path=value` overrides, with errors a user can act on."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import PcclipError
+
+
+def load_settings(model: type[BaseModel], path: Path | None = None, overrides: list[str] = ()) -> BaseModel:
+    data: dict[str, Any] = {}
+    source = "settings"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise PcclipError(f"{path}: file not found") from None
+        except tomllib.TOMLDecodeError as e:
+            raise PcclipError(f"{path}: not valid TOML: {e}") from None
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise PcclipError(f"override {item!r}: expected KEY=VALUE, e.g. finetune.lr=1e-5")
+        node = data
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise PcclipError(f"override {item!r}: {part!r} is not a section")
+        node[leaf] = _parse_value(raw.strip())
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise PcclipError(format_validation_error(e, model, source)) from None
+
+
+def _parse_value(raw: str) -> Any:
+    """A TOML value (1e-5, true, [0, 1], "text"); anything else is taken as a bare string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def format_validation_error(error: ValidationError, model: type[BaseModel], source: str) -> str:
+    lines = [f"{source}: invalid settings"]
+    for err in error.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, err["loc"][:-1])
+            lines.append(f"  {loc}: unknown key; allowed here: {', '.join(allowed)}")
+        else:
+            got = f" (got {err['input']!r})" if not isinstance(err.get("input"), dict) else ""
+            lines.append(f"  {loc or '(top level)'}: {err['msg']}{got}")
+    return "\n".join(lines)
+
+
+def _allowed_keys(model: type[BaseModel], parents: tuple) -> list[str]:
+    for part in parents:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
