@@ -267,6 +267,23 @@ def test_difference_sentences_are_true_for_the_ordered_pair_only(split, scenes, 
     assert len(keywords) > 15
 
 
+@pytest.mark.parametrize("split", SPLITS)
+def test_categorical_sentences_swap_their_values_when_the_pair_is_swapped(split, minimal_pairs):
+    """Drawn with the same seed, the sentence for (b, a) is the one for (a, b) with the two values
+    exchanged: the values are bound to the images, so the sentence is false for the swapped pair."""
+    for seed, (a, b, attribute) in enumerate(minimal_pairs):
+        if attribute not in ("shape", "colour"):
+            continue
+        forward, backward = (
+            difference_sentences(x, y, split, np.random.default_rng(seed))[0].text for x, y in ((a, b), (b, a))
+        )
+        va, vb = getattr(a, attribute), getattr(b, attribute)
+        exchange = {va: vb, vb: va, plural(va): plural(vb), plural(vb): plural(va)}
+        pattern = r"\b(" + "|".join(sorted(map(re.escape, exchange), key=len, reverse=True)) + r")\b"
+        swapped = re.sub(pattern, lambda m: exchange[m.group(1)], forward)
+        assert swapped.replace(" an ", " a ") == backward.replace(" an ", " a ") != forward.replace(" an ", " a ")
+
+
 def test_difference_sentence_joins_up_to_max_attributes(scenes):
     rng = np.random.default_rng(2)
     assert difference_sentence(scenes[0], scenes[0], rng, "train") is None

@@ -203,12 +203,12 @@ _POSITION_EVAL = {
 _EVAL = _Pool(
     count_words={
         1: ("a lone", "just one"),
-        2: ("two", "a pair of"),
-        3: ("three", "a trio of"),
-        4: ("four", "a set of four"),
+        2: ("a pair of", "a couple of"),
+        3: ("a trio of", "a group of three"),
+        4: ("a set of four", "a quartet of"),
     },
     size_words={
-        "small": ("tiny", "small"),
+        "small": ("tiny", "smallish"),
         "medium": ("mid-sized", "moderately sized"),
         "large": ("sizeable", "hefty"),
     },
@@ -305,12 +305,23 @@ def _pool(split: str) -> _Pool:
 
 
 def phrasing_pool(split: Split) -> frozenset[str]:
-    """Every template (captions, differences, zero-shot) and comparative word of one split; the two
-    splits' pools are disjoint."""
+    """Every template (captions, differences, zero-shot) and every phrase (comparatives, count and
+    size words, positions, image names, generic nouns) of one split. The two splits' pools are
+    disjoint; only the shape and colour names, which are the classes themselves, are shared."""
     pool = _pool(split)
     frames = [frame for frames in pool.differences.values() for frame in frames]
-    words = {word for frame in frames for options in frame.words.values() for word in options}
-    return frozenset({*pool.captions, *pool.zero_shot, *(frame.template for frame in frames), *words})
+    phrases = [
+        *(frame.template for frame in frames),
+        *(word for frame in frames for options in frame.words.values() for word in options),
+        *pool.captions,
+        *pool.zero_shot,
+        *(word for options in pool.count_words.values() for word in options),
+        *(word for options in pool.size_words.values() for word in options),
+        *(phrase for options in pool.positions.values() for phrase in options),
+        *(name for names in pool.image_refs for name in names),
+        *pool.generic_nouns,
+    ]
+    return frozenset(phrases)
 
 
 def _choice(rng: np.random.Generator, options: tuple[Any, ...]) -> Any:

@@ -3,8 +3,8 @@
 A scene is ONE homogeneous group of 1-4 identical objects (same shape, colour, size and rotation) on a
 plain muted background, so every difference between two scenes is unambiguous and known exactly.
 Coordinates are fractions of the image side: x to the right, y downward, both in [0, 1]. An object's
-`size` is the radius of the circle it is drawn inside, so it covers exactly the disc of that radius
-around its centre at most; objects of a group never overlap and stay inside the image.
+`size` is the radius of the disc around its centre that it is drawn inside; the discs of a group
+never overlap and stay inside the image.
 """
 
 from __future__ import annotations
@@ -273,8 +273,7 @@ def _allowed(shape: str, colour: str, config: WorldConfig) -> bool:
 def _sample_combination(rng: np.random.Generator, config: WorldConfig) -> tuple[str, str]:
     if config.combinations == "unseen":
         pool = sorted(HELDOUT_COMBINATIONS)
-        shape, colour = pool[rng.integers(len(pool))]
-        return shape, colour
+        return pool[rng.integers(len(pool))]
     while True:
         shape, colour = SHAPES[rng.integers(len(SHAPES))], tuple(COLOURS)[rng.integers(len(COLOURS))]
         if _allowed(shape, colour, config):
