@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+from open_clip.hf_model import HFTextEncoder
 
 from .errors import PcclipError
 
@@ -33,15 +34,17 @@ def images_to_tensor(images: np.ndarray, model) -> torch.Tensor:
     return (x - mean) / std
 
 
-def tokenize(tokenizer, texts: Sequence[str]) -> torch.Tensor:
-    """Token ids with trailing padding columns removed (open_clip pads to the full context length,
-    which roughly doubles the cost of a transformer on short sentences)."""
-    ids = tokenizer(list(texts))
-    return trim_padding(ids)
+def tokenize(model, tokenizer, texts: Sequence[str]) -> torch.Tensor:
+    return fit_tokens(model, tokenizer(list(texts)))
 
 
-def trim_padding(ids: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
-    used = (ids != pad_id).any(dim=0).nonzero()
+def fit_tokens(model, ids: torch.Tensor) -> torch.Tensor:
+    """Drop trailing padding columns where the text tower allows it: open_clip pads to the full
+    context, which roughly doubles an HF tower's cost on short sentences (HF towers mask padding;
+    open_clip's own text transformer needs the full context for its fixed attention mask)."""
+    if not isinstance(getattr(model, "text", None), HFTextEncoder):
+        return ids
+    used = (ids != model.text.config.pad_token_id).any(dim=0).nonzero()
     return ids[:, : int(used.max()) + 1] if len(used) else ids[:, :1]
 
 
@@ -67,7 +70,7 @@ def encode_texts(model, tokenizer, texts: Sequence[str], batch_size: int = 256, 
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     feats = []
     for i in range(0, len(order), batch_size):
-        feats.append(model.encode_text(tokenize(tokenizer, [texts[j] for j in order[i : i + batch_size]])))
+        feats.append(model.encode_text(tokenize(model, tokenizer, [texts[j] for j in order[i : i + batch_size]])))
     sorted_feats = torch.cat(feats)
     result = torch.empty_like(sorted_feats)
     result[torch.tensor(order)] = sorted_feats

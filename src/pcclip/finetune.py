@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 
 from .config import FinetuneSettings
-from .encode import tokenize, trim_padding
+from .encode import fit_tokens, tokenize
 from .losses import PCContrastiveLoss
 from .optim import epoch_batches, steps_per_run, train_loop
 
@@ -51,13 +51,13 @@ def finetune_pc(
     torch.manual_seed(seed)
     select_trainable(model, settings.trainable)
     params = [p for p in model.parameters() if p.requires_grad]
-    ids = tokenize(tokenizer, sentences)
+    ids = tokenize(model, tokenizer, sentences)
     index_a = torch.tensor([a for a, _ in pairs])
     index_b = torch.tensor([b for _, b in pairs])
     loss_fn = PCContrastiveLoss(settings.temperature)
 
     def compute_loss(batch: torch.Tensor) -> torch.Tensor:
-        text = model.encode_text(trim_padding(ids[batch]))
+        text = model.encode_text(fit_tokens(model, ids[batch]))
         return loss_fn(image_embeddings[index_a[batch]], image_embeddings[index_b[batch]], text)
 
     model.train()

@@ -32,6 +32,14 @@ from .world.render import render_batch
 from .world.scene import sample_scenes
 
 
+def _file_identity(path: str | None) -> list | None:
+    """Size and modification time of a checkpoint file, so a replaced file is not served stale results."""
+    if path is None or not Path(path).is_file():
+        return None
+    stat = Path(path).stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
 class StageTimes(dict):
     """Seconds spent per stage in this run (stages served from the cache cost ~0)."""
 
@@ -47,7 +55,7 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
     torch.set_num_threads(settings.threads)
     cache_root = Path(settings.cache_dir or default_cache_root())
     times = StageTimes()
-    base_key = settings_hash(settings.world, settings.model, settings.pretrain, __version__)
+    base_key = settings_hash(settings.world, settings.model, settings.pretrain, _file_identity(settings.model.pretrained), __version__)
     base_path = cache_root / "checkpoints" / f"base-{settings.model.name}-{base_key}.safetensors"
 
     def load_base():

@@ -25,12 +25,13 @@ MAX_LOGIT_SCALE = math.log(100.0)  # CLIP's clamp on the learned temperature
 
 
 @torch.no_grad()
-def pooled_text_features(text_tower: HFTextEncoder, tokenizer, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+def pooled_text_features(model, tokenizer, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
     """The HF trunk's pooled features (before the projection) for each text."""
+    text_tower: HFTextEncoder = model.text
     text_tower.eval()
     feats = []
     for i in tqdm(range(0, len(texts), batch_size), desc="caption features", unit="batch", dynamic_ncols=True):
-        ids = tokenize(tokenizer, texts[i : i + batch_size])
+        ids = tokenize(model, tokenizer, texts[i : i + batch_size])
         mask = (ids != text_tower.config.pad_token_id).long()
         out = text_tower.transformer(input_ids=ids, attention_mask=mask)
         feats.append(text_tower.pooler(out, mask))
@@ -44,11 +45,11 @@ def pretrain_clip(model, tokenizer, images: np.ndarray, captions: Sequence[Seque
     locked_trunk = settings.lock_text_trunk and isinstance(model.text, HFTextEncoder)
     if locked_trunk:
         flat = [c for variants in captions for c in variants]
-        caption_feats = pooled_text_features(model.text, tokenizer, flat).view(n_images, n_variants, -1)
+        caption_feats = pooled_text_features(model, tokenizer, flat).view(n_images, n_variants, -1)
         for p in model.text.transformer.parameters():
             p.requires_grad_(False)
     else:
-        caption_ids = [tokenize(tokenizer, [v[k] for v in captions]) for k in range(n_variants)]
+        caption_ids = [tokenize(model, tokenizer, [v[k] for v in captions]) for k in range(n_variants)]
 
     params = [p for p in model.parameters() if p.requires_grad]
     variant_rng = torch.Generator().manual_seed(settings.seed + 1)

@@ -1,0 +1,41 @@
+import pytest
+
+from pcclip.config import RunSettings
+from pcclip.errors import PcclipError
+from pcclip.settings_io import load_settings
+
+
+def test_defaults_validate():
+    settings = load_settings(RunSettings)
+    assert settings.finetune.temperature == 1.0 and settings.seeds == (0, 1, 2)
+
+
+def test_toml_and_overrides(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('seeds = [4, 5]\n[finetune]\nlr = 1e-4\ntrainable = "text"\n')
+    settings = load_settings(RunSettings, path, ["finetune.lr=3e-5", "pretrain.epochs=2"])
+    assert settings.seeds == (4, 5)
+    assert settings.finetune.lr == 3e-5 and settings.finetune.trainable == "text"
+    assert settings.pretrain.epochs == 2
+
+
+def test_unknown_key_names_the_key_and_the_allowed_ones():
+    with pytest.raises(PcclipError) as err:
+        load_settings(RunSettings, None, ["finetune.lrr=1"])
+    assert "finetune.lrr: unknown key; allowed here: trainable, epochs, batch_size, lr" in str(err.value)
+
+
+def test_wrong_type_and_bad_choice():
+    with pytest.raises(PcclipError, match=r"pretrain.epochs: Input should be a valid integer.*'many'"):
+        load_settings(RunSettings, None, ["pretrain.epochs=many"])
+    with pytest.raises(PcclipError, match=r"finetune.trainable: Input should be 'text' or 'text-blocks'"):
+        load_settings(RunSettings, None, ["finetune.trainable=image"])
+
+
+def test_bad_toml_names_the_file(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("[finetune\nlr = 1\n")
+    with pytest.raises(PcclipError, match="broken.toml: not valid TOML"):
+        load_settings(RunSettings, path)
+    with pytest.raises(PcclipError, match="missing.toml: file not found"):
+        load_settings(RunSettings, tmp_path / "missing.toml")
