@@ -41,11 +41,19 @@ class PretrainSettings(Settings):
 
 
 class PairSettings(Settings):
-    """Ordered training pairs sampled among the pretraining scenes, as the paper samples COCO images."""
+    """Ordered training pairs built from images sampled among the pretraining scenes."""
 
-    images: int = Field(1000, ge=2, description="images sampled from the training scenes")
-    pairs: int = Field(1500, ge=1, description="ordered pairs sampled among them (distinct, a != b)")
-    attributes_per_sentence: int = Field(1, ge=1, le=5, description="differences named per oracle sentence")
+    pairing: Literal["minimal", "pool"] = Field(
+        "minimal",
+        description="'minimal': each sampled scene paired with a copy that differs in one attribute (attributes in "
+        "turn, order random); 'pool': pairs among the sampled scenes, as the paper samples COCO pairs",
+    )
+    images: int = Field(1000, ge=2, description="scenes sampled from the pretraining scenes")
+    pairs: int = Field(1500, ge=1, description="ordered pairs (distinct)")
+    max_differences: int = Field(
+        2, ge=1, le=5, description="pool pairing: keep pairs differing in at most this many attributes (5: any)"
+    )
+    attributes_per_sentence: int = Field(2, ge=1, le=5, description="differences named per oracle sentence (at most)")
 
 
 class FinetuneSettings(Settings):
@@ -54,9 +62,9 @@ class FinetuneSettings(Settings):
     trainable: Literal["text", "text-blocks"] = Field(
         "text-blocks", description="'text': the whole text tower; 'text-blocks': only its transformer blocks (the paper)"
     )
-    epochs: int = Field(3, ge=1)
+    epochs: int = Field(5, ge=1)
     batch_size: int = Field(64, ge=2)
-    lr: float = Field(5e-5, gt=0)
+    lr: float = Field(1.5e-4, gt=0, description="the paper's 1e-8 barely moves the weights; see the README")
     weight_decay: float = Field(0.0, ge=0)
     warmup_steps: int = Field(10, ge=0)
     grad_clip: float | None = Field(1.0, gt=0)
@@ -89,6 +97,6 @@ class RunSettings(Settings):
     def _pairs_fit(self) -> "RunSettings":
         if self.pairs.images > self.pretrain.scenes:
             raise ValueError(f"pairs.images ({self.pairs.images}) exceeds pretrain.scenes ({self.pretrain.scenes})")
-        if self.pairs.pairs > self.pairs.images * (self.pairs.images - 1):
+        if self.pairs.pairing == "pool" and self.pairs.pairs > self.pairs.images * (self.pairs.images - 1):
             raise ValueError(f"pairs.pairs ({self.pairs.pairs}) exceeds the ordered pairs of {self.pairs.images} images")
         return self

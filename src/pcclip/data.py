@@ -14,7 +14,17 @@ import numpy as np
 from .config import EvalSettings, PairSettings
 from .world.phrasing import caption, class_phrase, difference_sentence, difference_sentences, ZERO_SHOT_TEMPLATES
 from .world.render import render_batch
-from .world.scene import ATTRIBUTES, COLOURS, SHAPES, Scene, WorldConfig, perturb, sample_scene, sample_scenes
+from .world.scene import (
+    ATTRIBUTES,
+    COLOURS,
+    SHAPES,
+    Scene,
+    WorldConfig,
+    differing_attributes,
+    perturb,
+    sample_scene,
+    sample_scenes,
+)
 
 ZERO_SHOT_TASKS = {"shape": SHAPES, "colour": tuple(COLOURS)}
 
@@ -35,31 +45,67 @@ def training_scenes(world: WorldConfig, n: int, captions_per_scene: int, seed: i
 
 @dataclass
 class TrainPairs:
-    """Ordered pairs (a, b) of scene indices, each with a sentence saying how a differs from b."""
+    """Ordered pairs (a, b) of indices into `scenes`, each with a sentence saying how a differs from b."""
 
+    scenes: list[Scene]
     pairs: list[tuple[int, int]]
     sentences: list[str]
     attributes: list[str]
 
 
-def oracle_pairs(scenes: list[Scene], settings: PairSettings, seed: int) -> TrainPairs:
-    """Sample settings.images scenes, then distinct ordered pairs among them, and let the
-    ground-truth oracle describe each (pairs of indistinguishable scenes are skipped)."""
+def oracle_pairs(scenes: list[Scene], settings: PairSettings, world: WorldConfig, seed: int) -> TrainPairs:
+    """Sample settings.images of `scenes`, pair them as settings.pairing says, and let the
+    ground-truth oracle (train phrasing) describe each pair.
+
+    'pool' pairs random scenes with each other, as the paper pairs COCO images. Random scenes of the
+    world differ in ~4 of 5 attributes, and a sentence naming one or two of them explains little of
+    the image difference (measured: see the README), so 'pool' keeps pairs that differ in at most
+    settings.max_differences attributes. 'minimal' pairs each sampled scene with a perturbed copy
+    that differs in one attribute, taking the attributes in turn so that each is equally trained.
+    """
     rng = np.random.default_rng([seed, 2])
-    pool = rng.choice(len(scenes), size=settings.images, replace=False)
-    seen: set[tuple[int, int]] = set()
-    result = TrainPairs([], [], [])
-    while len(result.pairs) < settings.pairs:
-        a, b = (int(i) for i in rng.choice(pool, size=2, replace=False))
-        if (a, b) in seen:
+    sample = [scenes[i] for i in rng.choice(len(scenes), size=settings.images, replace=False)]
+    if settings.pairing == "minimal":
+        candidates = _minimal_pairs(sample, settings.pairs, world, rng)
+    else:
+        candidates = _pool_pairs(sample, settings.max_differences, rng)
+    result = TrainPairs([], [], [], [])
+    index: dict[int, int] = {}  # id(scene) -> position in result.scenes
+
+    def add(scene: Scene) -> int:
+        if id(scene) not in index:
+            index[id(scene)] = len(result.scenes)
+            result.scenes.append(scene)
+        return index[id(scene)]
+
+    for a, b in candidates:
+        diff = difference_sentence(a, b, rng, "train", settings.attributes_per_sentence)
+        if diff is None:
             continue
-        seen.add((a, b))
-        diff = difference_sentence(scenes[a], scenes[b], rng, "train", settings.attributes_per_sentence)
-        if diff is not None:
-            result.pairs.append((a, b))
-            result.sentences.append(diff.text)
-            result.attributes.append(diff.attribute)
+        result.pairs.append((add(a), add(b)))
+        result.sentences.append(diff.text)
+        result.attributes.append(diff.attribute)
+        if len(result.pairs) == settings.pairs:
+            break
     return result
+
+
+def _minimal_pairs(sample: list[Scene], n_pairs: int, world: WorldConfig, rng: np.random.Generator):
+    for k in range(n_pairs):
+        a = sample[k % len(sample)]
+        b = perturb(a, ATTRIBUTES[k % len(ATTRIBUTES)], rng, world)
+        yield (a, b) if rng.random() < 0.5 else (b, a)
+
+
+def _pool_pairs(sample: list[Scene], max_differences: int, rng: np.random.Generator):
+    seen: set[tuple[int, int]] = set()
+    while len(seen) < len(sample) * (len(sample) - 1):
+        i, j = (int(x) for x in rng.choice(len(sample), size=2, replace=False))
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
+        if len(differing_attributes(sample[i], sample[j])) <= max_differences:
+            yield sample[i], sample[j]
 
 
 @dataclass

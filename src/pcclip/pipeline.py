@@ -66,6 +66,7 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
         with times("world"):
             train = training_scenes(settings.world, settings.pretrain.scenes, settings.pretrain.captions_per_scene, settings.pretrain.seed)
         with times("pretrain"):
+            torch.manual_seed(settings.pretrain.seed)  # the random initial weights come from the seed too
             model, tokenizer = create_model(settings.model.name)
             pretrain_clip(model, tokenizer, train.images, train.captions, settings.pretrain)
             save_checkpoint(model, base_path, settings.model.name, settings.model_dump(mode="json", include={"world", "model", "pretrain"}))
@@ -112,14 +113,11 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
             model = copy.deepcopy(base_model)
             with times("pairs"):
                 scenes = sample_scenes(settings.pretrain.scenes, settings.pretrain.seed, settings.world)
-                pairs = oracle_pairs(scenes, settings.pairs, seed)
-                used = sorted({i for pair in pairs.pairs for i in pair})
-                position = {scene_index: row for row, scene_index in enumerate(used)}
-                local_pairs = [(position[a], position[b]) for a, b in pairs.pairs]
+                pairs = oracle_pairs(scenes, settings.pairs, settings.world, seed)
             with times("image embeddings"):
-                image_embeddings = encode_images(base_model, render_batch([scenes[i] for i in used], settings.world.image_size))
+                image_embeddings = encode_images(base_model, render_batch(pairs.scenes, settings.world.image_size))
             with times("finetune"):
-                finetune_pc(model, tokenizer, image_embeddings, local_pairs, pairs.sentences, settings.finetune, seed)
+                finetune_pc(model, tokenizer, image_embeddings, pairs.pairs, pairs.sentences, settings.finetune, seed)
                 save_checkpoint(model, ft_path, settings.model.name, {"base": base_key, "seed": seed, **settings.model_dump(mode="json", include={"pairs", "finetune"})})
             return model, tokenizer
 

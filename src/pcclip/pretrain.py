@@ -42,10 +42,13 @@ def pretrain_clip(model, tokenizer, images: np.ndarray, captions: Sequence[Seque
     """Train `model` in place on images[i] <-> captions[i][k] (k drawn per step); returns step losses."""
     n_images, n_variants = len(images), len(captions[0])
     torch.manual_seed(settings.seed)
-    locked_trunk = settings.lock_text_trunk and isinstance(model.text, HFTextEncoder)
+    locked_trunk = settings.lock_text_trunk and isinstance(getattr(model, "text", None), HFTextEncoder)
     if locked_trunk:
         flat = [c for variants in captions for c in variants]
-        caption_feats = pooled_text_features(model, tokenizer, flat).view(n_images, n_variants, -1)
+        unique = sorted(set(flat))  # phrasings repeat across scenes: encode each string once
+        row = {text: i for i, text in enumerate(unique)}
+        unique_feats = pooled_text_features(model, tokenizer, unique)
+        caption_feats = unique_feats[torch.tensor([row[c] for c in flat])].view(n_images, n_variants, -1)
         for p in model.text.transformer.parameters():
             p.requires_grad_(False)
     else:

@@ -1,0 +1,85 @@
+"""End to end: world -> base CLIP -> oracle pairs -> PC-CLIP -> evaluation, on tiny settings."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pcclip.config import EvalSettings, FinetuneSettings, ModelSettings, PairSettings, PretrainSettings, RunSettings
+from pcclip.pipeline import format_table, run
+from pcclip.world.scene import ATTRIBUTES, WorldConfig
+
+
+def tiny(cache_dir, seeds=(0, 1)) -> RunSettings:
+    return RunSettings(
+        world=WorldConfig(image_size=32),
+        model=ModelSettings(name="pcclip-vit-nano"),
+        pretrain=PretrainSettings(scenes=64, epochs=2, batch_size=16, warmup_steps=0),
+        pairs=PairSettings(images=48, pairs=40),
+        finetune=FinetuneSettings(trainable="text", epochs=1, batch_size=8, warmup_steps=0),
+        eval=EvalSettings(pairs_per_attribute=4, zero_shot_per_class=2, caption_scenes=16),
+        seeds=seeds,
+        threads=1,
+        cache_dir=cache_dir,
+    )
+
+
+def check_metrics(metrics: dict) -> None:
+    assert 0 <= metrics["difference_accuracy"] <= 1
+    assert list(metrics["difference_accuracy_by_attribute"]) == list(ATTRIBUTES)
+    assert set(metrics["zero_shot_accuracy_by_task"]) == {"shape", "colour"}
+    assert 0 <= metrics["clipscore"] <= 2.5
+    assert set(metrics["retrieval"]) == {"image_to_text_r1", "text_to_image_r1"}
+
+
+def test_end_to_end_then_warm_rerun_is_served_from_the_cache(tmp_path):
+    settings = tiny(tmp_path / "cache")
+    cold = run(settings, tmp_path / "out1", log=lambda _: None)
+    check_metrics(cold["results"]["base"])
+    assert set(cold["results"]["pc_clip"]) == {"0", "1"}
+    for metrics in cold["results"]["pc_clip"].values():
+        check_metrics(metrics)
+    assert {"world", "pretrain", "finetune", "evaluate"} <= set(cold["stage_seconds"])
+    written = json.loads((tmp_path / "out1" / "results.json").read_text())
+    assert written["settings"]["seeds"] == [0, 1] and written["results"] == cold["results"]
+
+    warm = run(settings, tmp_path / "out2", log=lambda _: None)
+    assert warm["results"] == cold["results"]
+    assert warm["stage_seconds"] == {}
+    assert "difference accuracy (sign test)" in format_table(warm)
+
+
+def test_same_settings_and_seed_give_the_same_numbers(tmp_path):
+    first = run(tiny(tmp_path / "a", seeds=(0,)), tmp_path / "out-a", log=lambda _: None)
+    second = run(tiny(tmp_path / "b", seeds=(0,)), tmp_path / "out-b", log=lambda _: None)
+    assert first["results"] == second["results"]
+
+
+def test_a_new_seed_reuses_the_base_model_and_finished_seeds(tmp_path):
+    run(tiny(tmp_path / "cache", seeds=(0,)), tmp_path / "out", log=lambda _: None)
+    grown = run(tiny(tmp_path / "cache", seeds=(0, 1)), tmp_path / "out", log=lambda _: None)
+    assert "pretrain" not in grown["stage_seconds"]
+    assert "finetune" in grown["stage_seconds"]  # seed 1 only: seed 0 came from the cache
+    assert set(grown["results"]["pc_clip"]) == {"0", "1"}
+
+
+@pytest.mark.slow
+def test_default_model_end_to_end_from_the_command_line(tmp_path):
+    """The README's main command on the real default model (MiniLM text tower), scaled down."""
+    overrides = [
+        "pretrain.scenes=512", "pretrain.epochs=2", "pairs.images=256", "pairs.pairs=128",
+        "finetune.epochs=1", "eval.pairs_per_attribute=20", "eval.zero_shot_per_class=4",
+        "eval.caption_scenes=64", "seeds=[0, 1]",
+    ]
+    args = [sys.executable, "-m", "pcclip", "run", "--output", str(tmp_path / "out")]
+    for item in overrides:
+        args += ["--set", item]
+    env = {**os.environ, "PCCLIP_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "difference accuracy (sign test)" in result.stdout and "PC-CLIP (n=2)" in result.stdout
+    summary = json.loads((tmp_path / "out" / "results.json").read_text())
+    check_metrics(summary["results"]["base"])
+    assert summary["peak_rss_mb"] < 4096
