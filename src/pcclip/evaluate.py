@@ -28,7 +28,7 @@ def evaluate(model, tokenizer, heldout: HeldoutSet, image_embeddings: torch.Tens
 
     correct = sign_test_correct(diff_texts, images[heldout.diff_a], images[heldout.diff_b])
     results = {
-        "difference_accuracy": correct.float().mean().item(),
+        "difference_accuracy": correct.double().mean().item(),
         "difference_accuracy_by_attribute": accuracy_by_group(correct, heldout.diff_attributes),
     }
 

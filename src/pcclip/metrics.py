@@ -1,6 +1,7 @@
 """The plan's metrics on embeddings: pure functions of tensors, so they are exact and testable.
 
-All image and text embeddings passed here are L2-normalised rows.
+All image and text embeddings passed here are L2-normalised rows. Means are taken in float64 so that
+accuracies are exact fractions (0.6365, not 0.6365000009536743).
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ def zero_shot_accuracy(images: torch.Tensor, labels: torch.Tensor, classes: torc
     """Top-1 accuracy of argmax_c <image, class_c>."""
     if len(images) == 0:
         raise PcclipError("zero-shot accuracy: no images")
-    return (images @ classes.T).argmax(-1).eq(labels).float().mean().item()
+    return (images @ classes.T).argmax(-1).eq(labels).double().mean().item()
 
 
 def clipscore(images: torch.Tensor, captions: torch.Tensor) -> float:
     """Mean of 2.5 * max(cos(image_i, caption_i), 0) over matched rows."""
     if len(images) != len(captions) or len(images) == 0:
         raise PcclipError(f"CLIPScore needs matched, non-empty rows; got {len(images)} images, {len(captions)} captions")
-    return (CLIPSCORE_WEIGHT * (images * captions).sum(-1).clamp(min=0)).mean().item()
+    return (CLIPSCORE_WEIGHT * (images * captions).sum(-1).clamp(min=0)).double().mean().item()
 
 
 def recall_at_k(queries: torch.Tensor, keys: torch.Tensor, k: int) -> float:
@@ -47,7 +48,7 @@ def recall_at_k(queries: torch.Tensor, keys: torch.Tensor, k: int) -> float:
     A tie with the match ranks the match first (counts only strictly better keys)."""
     sims = queries @ keys.T
     better = (sims > sims.diagonal().unsqueeze(1)).sum(-1)
-    return (better < k).float().mean().item()
+    return (better < k).double().mean().item()
 
 
 def accuracy_by_group(correct: torch.Tensor, groups: Sequence[str]) -> dict[str, float]:
