@@ -1,42 +1,133 @@
+import numpy as np
+import pytest
 import torch
-import torch.nn.functional as F
 
 from pcclip.config import FinetuneSettings
-from pcclip.finetune import finetune_pc, select_trainable
-from pcclip.losses import PCContrastiveLoss
+from pcclip.errors import PcclipError
+from pcclip.finetune import PairData, finetune_pc, image_tower_trains, select_trainable, weight_average
 from pcclip.models import create_model
 
 TINY = "pcclip-vit-nano"
+QUIET = dict(log=lambda _: None)
+
+
+@pytest.fixture
+def tiny_data() -> PairData:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(6, 32, 32, 3), dtype=np.uint8)
+    pairs = [(0, 1), (2, 3), (4, 5), (1, 0), (3, 2), (5, 4)]
+    sentences = ["first larger", "first more", "first left", "second larger", "second more", "second left"]
+    captions = ["a red star", "two circles", "a blue square", "a big heart", "three crosses", "a small hexagon"]
+    return PairData(images, pairs, sentences, captions)
+
+
+def fresh_model():
+    torch.manual_seed(0)
+    return create_model(TINY)
+
+
+def changed(before: dict, model) -> set[str]:
+    after = model.state_dict()
+    return {k for k, v in before.items() if not torch.equal(v, after[k])}
 
 
 def test_select_trainable_counts_and_names():
-    model, _ = create_model(TINY)
+    model, _ = fresh_model()
     total = sum(p.numel() for p in model.parameters())
     trainable, frozen = select_trainable(model, "text-blocks")
     blocks = sum(p.numel() for n, p in model.named_parameters() if n.startswith("transformer.resblocks."))
     assert (trainable, frozen) == (blocks, total - blocks)
-    trainable, _ = select_trainable(model, "text")
+    select_trainable(model, "text")
     assert not any(p.requires_grad for p in model.visual.parameters())
     assert model.token_embedding.weight.requires_grad and not model.logit_scale.requires_grad
-    assert trainable > blocks
+    visual = sum(p.numel() for p in model.visual.parameters())
+    assert select_trainable(model, "image") == (visual, total - visual)
+    both, _ = select_trainable(model, "both")
+    assert both > visual and not model.logit_scale.requires_grad
+    # include adds, exclude wins
+    trainable, _ = select_trainable(model, "image", include=[r"^ln_final\."], exclude=[r"^visual\.conv1\."])
+    assert model.ln_final.weight.requires_grad and not model.visual.conv1.weight.requires_grad
+    with pytest.raises(PcclipError, match="matches no parameter"):
+        select_trainable(model, "text-blocks", exclude=[".*"])
 
 
-def test_finetune_lowers_the_difference_loss_and_leaves_the_image_tower():
-    torch.manual_seed(0)
-    model, tokenizer = create_model(TINY)
-    visual_before = {k: v.clone() for k, v in model.visual.state_dict().items()}
-    images = F.normalize(torch.randn(6, model.visual.output_dim), dim=-1)
-    pairs = [(0, 1), (2, 3), (4, 5), (1, 0), (3, 2), (5, 4)]
-    sentences = ["first larger", "first more", "first left", "second larger", "second more", "second left"]
-    settings = FinetuneSettings(trainable="text", epochs=40, batch_size=6, lr=3e-3, warmup_steps=0)
+@pytest.mark.parametrize(
+    "choice, prefixes",
+    [("text-blocks", {"transformer.resblocks."}), ("image", {"visual."}), ("both", {"visual.", "transformer.", "token_embedding", "positional_embedding", "ln_final", "text_projection"})],
+)
+def test_each_choice_trains_only_its_parameters_and_lowers_the_loss(choice, prefixes, tiny_data):
+    model, tokenizer = fresh_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    settings = FinetuneSettings(trainable=choice, epochs=30, batch_size=6, lr=3e-3, warmup_steps=0)
+    losses = finetune_pc(model, tokenizer, tiny_data, settings, seed=0, **QUIET)
+    moved = changed(before, model)
+    assert moved and all(any(k.startswith(p) for p in prefixes) for k in moved)
+    assert np.mean(losses[-5:]) < losses[0] - 0.05
+    assert image_tower_trains(model, settings) == ("visual." in prefixes)
 
-    def loss() -> float:
-        with torch.no_grad():
-            text = model.encode_text(tokenizer(sentences))
-            a, b = zip(*pairs)
-            return PCContrastiveLoss()(images[list(a)], images[list(b)], text).item()
 
-    before = loss()
-    finetune_pc(model, tokenizer, images, pairs, sentences, settings, seed=0)
-    assert loss() < before - 0.1
-    assert all(torch.equal(v, model.visual.state_dict()[k]) for k, v in visual_before.items())
+def test_mse_variant_and_learned_temperature_train(tiny_data):
+    model, tokenizer = fresh_model()
+    mse = finetune_pc(model, tokenizer, tiny_data, FinetuneSettings(trainable="text", loss="mse", epochs=30, batch_size=6, lr=3e-3, warmup_steps=0), seed=0, **QUIET)
+    assert mse[-1] < mse[0]
+    model, tokenizer = fresh_model()
+    settings = FinetuneSettings(trainable="text", learn_temperature=True, temperature=0.5, epochs=5, batch_size=6, lr=1e-2, warmup_steps=0)
+    seen, logged = [], []
+    finetune_pc(model, tokenizer, tiny_data, settings, seed=0, after_step=seen.append, log=logged.append)
+    assert seen == list(range(5))
+    learned = float(logged[-1].removeprefix("learned temperature: "))
+    assert learned != pytest.approx(0.5, abs=1e-3)
+
+
+def test_caption_loss_needs_captions(tiny_data):
+    model, tokenizer = fresh_model()
+    no_captions = PairData(tiny_data.images, tiny_data.pairs, tiny_data.sentences)
+    with pytest.raises(PcclipError, match="caption for every training image"):
+        finetune_pc(model, tokenizer, no_captions, FinetuneSettings(caption_loss_weight=0.5), seed=0, **QUIET)
+    plain = finetune_pc(*fresh_model(), tiny_data, FinetuneSettings(trainable="text", epochs=2, batch_size=6), seed=0, **QUIET)
+    mixed = finetune_pc(*fresh_model(), tiny_data, FinetuneSettings(trainable="text", epochs=2, batch_size=6, caption_loss_weight=0.5), seed=0, **QUIET)
+    assert mixed[0] > plain[0]  # the caption term adds a positive loss on the same first batch
+
+
+def test_killed_and_resumed_run_ends_with_the_same_weights(tiny_data, tmp_path):
+    settings = FinetuneSettings(trainable="both", epochs=6, batch_size=2, lr=1e-3, warmup_steps=2, checkpoint_every=4)
+    model, tokenizer = fresh_model()
+    finetune_pc(model, tokenizer, tiny_data, settings, seed=3, **QUIET)
+    uninterrupted = model.state_dict()
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_step_9(step: int) -> None:
+        if step == 9:
+            raise Killed
+
+    state = tmp_path / "run.state.pt"
+    model, tokenizer = fresh_model()
+    with pytest.raises(Killed):
+        finetune_pc(model, tokenizer, tiny_data, settings, seed=3, state_path=state, after_step=kill_at_step_9, **QUIET)
+    assert state.is_file()  # saved at step 8; steps 9.. are redone
+    model, tokenizer = fresh_model()  # a new process would start from the base weights
+    finetune_pc(model, tokenizer, tiny_data, settings, seed=3, state_path=state, **QUIET)
+    resumed = model.state_dict()
+    assert not state.exists()
+    assert max((uninterrupted[k] - resumed[k]).abs().max().item() for k in resumed) < 1e-6
+
+
+def test_corrupt_training_state_is_a_clear_error(tiny_data, tmp_path):
+    state = tmp_path / "bad.state.pt"
+    state.write_bytes(b"not a state")
+    with pytest.raises(PcclipError, match="bad.state.pt: cannot resume"):
+        finetune_pc(*fresh_model(), tiny_data, FinetuneSettings(epochs=1, batch_size=6), seed=0, state_path=state, **QUIET)
+
+
+def test_weight_average_is_exact():
+    model, _ = fresh_model()
+    base = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    weight_average(model, base, 0.25)
+    for k, v in model.state_dict().items():
+        if v.is_floating_point():
+            assert torch.allclose(v, base[k] + 0.25, atol=1e-6)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from pcclip.losses import PCContrastiveLoss, difference_directions, pc_mse_loss
+from pcclip.losses import PCContrastiveLoss, PCMSELoss, difference_directions
 
 # Two pairs in 2-D: pair 1 goes from e2 to e1, pair 2 from e1 to e2; texts are e1 and e2.
 A = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
@@ -38,4 +38,4 @@ def test_contrastive_loss_rejects_bad_temperature():
 
 def test_mse_variant_does_not_renormalise_the_difference():
     # u = a - b = [[1, -1], [-1, 1]]; t - u = [[0, 1], [1, 0]]; mean of squares = 2 / 4
-    assert pc_mse_loss(A, B, T).item() == pytest.approx(0.5)
+    assert PCMSELoss()(A, B, T).item() == pytest.approx(0.5)

@@ -22,14 +22,16 @@ def test_toml_and_overrides(tmp_path):
 def test_unknown_key_names_the_key_and_the_allowed_ones():
     with pytest.raises(PcclipError) as err:
         load_settings(RunSettings, None, ["finetune.lrr=1"])
-    assert "finetune.lrr: unknown key; allowed here: trainable, epochs, batch_size, lr" in str(err.value)
+    assert "finetune.lrr: unknown key; allowed here: epochs, batch_size, accum_steps, optimizer, lr," in str(err.value)
 
 
 def test_wrong_type_and_bad_choice():
     with pytest.raises(PcclipError, match=r"pretrain.epochs: Input should be a valid integer.*'many'"):
         load_settings(RunSettings, None, ["pretrain.epochs=many"])
-    with pytest.raises(PcclipError, match=r"finetune.trainable: Input should be 'text' or 'text-blocks'"):
-        load_settings(RunSettings, None, ["finetune.trainable=image"])
+    with pytest.raises(PcclipError, match=r"finetune.trainable: Input should be 'text', 'text-blocks', 'image' or 'both'"):
+        load_settings(RunSettings, None, ["finetune.trainable=images"])
+    with pytest.raises(PcclipError, match=r"batch_size \(64\) must be a multiple of accum_steps \(3\)"):
+        load_settings(RunSettings, None, ["finetune.accum_steps=3"])
 
 
 def test_bad_toml_names_the_file(tmp_path):

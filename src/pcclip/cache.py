@@ -33,7 +33,7 @@ def settings_hash(*parts: Any, length: int = 16) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
-def _atomic_write(path: Path, write) -> Path:
+def atomic_write(path: Path, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -51,7 +51,7 @@ def write_json(path: Path, obj: Any) -> Path:
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=False)
             f.write("\n")
-    return _atomic_write(Path(path), write)
+    return atomic_write(Path(path), write)
 
 
 def read_json(path: Path) -> Any:
@@ -67,7 +67,7 @@ def read_json(path: Path) -> Any:
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:
     """Save tensors as safetensors (contiguous copies, so views and shared storage are fine)."""
     plain = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    return _atomic_write(Path(path), lambda tmp: save_file(plain, tmp, metadata=metadata))
+    return atomic_write(Path(path), lambda tmp: save_file(plain, tmp, metadata=metadata))
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -25,17 +25,42 @@ class ModelSettings(Settings):
     pretrained: str | None = Field(None, description="open_clip pretrained tag or checkpoint path; None: pretrain on the world")
 
 
-class PretrainSettings(Settings):
+class OptimSettings(Settings):
+    """The optimisation loop's settings, shared by pretraining and finetuning."""
+
+    epochs: int = Field(1, ge=1)
+    batch_size: int = Field(64, ge=2, description="pairs (or images) per optimiser step")
+    accum_steps: int = Field(1, ge=1, description="micro-batches per step (each its own negatives)")
+    optimizer: Literal["adamw", "adam"] = Field("adamw", description="'adam' with schedule='exponential' is the paper's")
+    lr: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0, description="on weight matrices only")
+    schedule: Literal["cosine", "exponential", "constant"] = Field(
+        "cosine", description="'cosine': warmup then cosine to 0; 'exponential': x gamma per epoch (the paper: 0.9)"
+    )
+    gamma: float = Field(0.9, gt=0, le=1, description="per-epoch decay of the exponential schedule")
+    warmup_steps: int = Field(0, ge=0)
+    grad_clip: float | None = Field(1.0, gt=0)
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast where the device supports it")
+    compile: bool = Field(False, description="torch.compile the model (worth it on a GPU)")
+    checkpoint_every: int = Field(0, ge=0, description="save a resumable training state every N steps (0: never)")
+
+    @model_validator(mode="after")
+    def _accum_divides_batch(self):
+        if self.batch_size % self.accum_steps:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of accum_steps ({self.accum_steps})")
+        return self
+
+
+class PretrainSettings(OptimSettings):
     """Standard CLIP pretraining of the base model on the world (embedded default only)."""
 
     scenes: int = Field(10_000, ge=16, description="training scenes rendered from the world")
     captions_per_scene: int = Field(2, ge=1, description="caption variants per scene, one drawn per step")
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(128, ge=2)
-    lr: float = Field(2e-3, gt=0)
-    weight_decay: float = Field(0.1, ge=0)
-    warmup_steps: int = Field(50, ge=0)
-    grad_clip: float | None = Field(1.0, gt=0)
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.1
+    warmup_steps: int = 50
     lock_text_trunk: bool = Field(True, description="keep a pretrained HF text trunk frozen (train its projection)")
     seed: int = 0
 
@@ -56,19 +81,28 @@ class PairSettings(Settings):
     attributes_per_sentence: int = Field(2, ge=1, le=5, description="differences named per oracle sentence (at most)")
 
 
-class FinetuneSettings(Settings):
-    """PC-CLIP finetuning with the contrastive difference loss; image embeddings precomputed."""
+class FinetuneSettings(OptimSettings):
+    """PC-CLIP finetuning: which encoders train, the difference loss, and the loop."""
 
-    trainable: Literal["text", "text-blocks"] = Field(
-        "text-blocks", description="'text': the whole text tower; 'text-blocks': only its transformer blocks (the paper)"
+    trainable: Literal["text", "text-blocks", "image", "both"] = Field(
+        "text-blocks",
+        description="'text-blocks': only the text transformer's blocks (the paper); 'text': the whole text tower; "
+        "'image': the whole image tower; 'both': both towers",
     )
-    epochs: int = Field(5, ge=1)
-    batch_size: int = Field(64, ge=2)
-    lr: float = Field(1.5e-4, gt=0, description="the paper's 1e-8 barely moves the weights; see the README")
-    weight_decay: float = Field(0.0, ge=0)
-    warmup_steps: int = Field(10, ge=0)
-    grad_clip: float | None = Field(1.0, gt=0)
+    include: tuple[str, ...] = Field((), description="regexes on parameter names to train as well")
+    exclude: tuple[str, ...] = Field((), description="regexes on parameter names to keep frozen (wins over include)")
+    loss: Literal["contrastive", "mse"] = Field("contrastive", description="'mse': the paper's ablation variant")
     temperature: float = Field(1.0, gt=0, description="tau in S = <t, d> / tau (the paper: 1, fixed)")
+    learn_temperature: bool = Field(False, description="train tau (initialised at `temperature`)")
+    caption_loss_weight: float = Field(
+        0.0, ge=0, description="weight of the standard CLIP loss on the batch's images and captions (0: the paper)"
+    )
+    wise_alpha: float = Field(
+        1.0, ge=0, le=1, description="WiSE-FT: final weights alpha * finetuned + (1 - alpha) * base (1: no averaging)"
+    )
+    epochs: int = 5
+    lr: float = Field(1.5e-4, gt=0, description="the paper's 1e-8 barely moves the weights; see the README")
+    warmup_steps: int = 10
 
 
 class EvalSettings(Settings):

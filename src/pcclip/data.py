@@ -48,6 +48,7 @@ class TrainPairs:
     """Ordered pairs (a, b) of indices into `scenes`, each with a sentence saying how a differs from b."""
 
     scenes: list[Scene]
+    captions: list[str]  # captions[i] describes scenes[i] (train phrasing)
     pairs: list[tuple[int, int]]
     sentences: list[str]
     attributes: list[str]
@@ -69,13 +70,14 @@ def oracle_pairs(scenes: list[Scene], settings: PairSettings, world: WorldConfig
         candidates = _minimal_pairs(sample, settings.pairs, world, rng)
     else:
         candidates = _pool_pairs(sample, settings.max_differences, rng)
-    result = TrainPairs([], [], [], [])
+    result = TrainPairs([], [], [], [], [])
     index: dict[int, int] = {}  # id(scene) -> position in result.scenes
 
     def add(scene: Scene) -> int:
         if id(scene) not in index:
             index[id(scene)] = len(result.scenes)
             result.scenes.append(scene)
+            result.captions.append(caption(scene, rng, "train"))
         return index[id(scene)]
 
     for a, b in candidates:

@@ -1,78 +1,145 @@
-"""PC-CLIP finetuning, the paper's way: image embeddings precomputed once (the image tower is
-frozen), the text tower (or only its transformer blocks) trained with the contrastive difference loss.
+"""PC-CLIP finetuning: which encoders train, the difference loss, and the fast path.
+
+When the image tower is frozen (the paper's setting), image embeddings are computed once and the
+steps run the text tower only; when it trains, the batch's images go through it every step.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+from open_clip.loss import ClipLoss
 
 from .config import FinetuneSettings
-from .encode import fit_tokens, tokenize
-from .losses import PCContrastiveLoss
-from .optim import epoch_batches, steps_per_run, train_loop
+from .encode import encode_images, fit_tokens, images_to_tensor, tokenize
+from .errors import PcclipError
+from .losses import PCContrastiveLoss, PCMSELoss
+from .optim import epoch_batches, train_loop
 
+_TEXT = r"^(text\.|token_embedding\.|positional_embedding$|transformer\.|ln_final\.|text_projection$)"
 # Parameter-name patterns per choice, for open_clip's CLIP (native text tower) and CustomTextCLIP
-# (HF text tower under `text.`). Blocks exclude embeddings, final norm, projection and logit scale.
+# (HF text tower under `text.`). Text blocks exclude embeddings, final norm, projection, logit scale.
 TRAINABLE_PATTERNS = {
-    "text": r"^(text\.|token_embedding\.|positional_embedding$|transformer\.|ln_final\.|text_projection$)",
+    "text": _TEXT,
     "text-blocks": r"^(text\.transformer\.encoder\.layer\.|transformer\.resblocks\.)",
+    "image": r"^visual\.",
+    "both": rf"^visual\.|{_TEXT}",
 }
 
 
-def select_trainable(model: torch.nn.Module, choice: str) -> tuple[int, int]:
-    """Set requires_grad by `choice`; returns (trainable, frozen) parameter counts."""
-    pattern = re.compile(TRAINABLE_PATTERNS[choice])
-    trainable = frozen = 0
+def trainable_names(model: torch.nn.Module, choice: str, include=(), exclude=()) -> set[str]:
+    """Parameter names that train for `choice` plus `include` patterns, minus `exclude` patterns
+    (regexes searched in the names)."""
+    train = [re.compile(TRAINABLE_PATTERNS[choice]), *map(re.compile, include)]
+    freeze = [re.compile(p) for p in exclude]
+    names = {
+        name for name, _ in model.named_parameters()
+        if any(p.search(name) for p in train) and not any(p.search(name) for p in freeze)
+    }
+    if not names:
+        raise PcclipError(f"trainable={choice!r} with include={list(include)} exclude={list(exclude)} matches no parameter")
+    return names
+
+
+def select_trainable(model: torch.nn.Module, choice: str, include=(), exclude=()) -> tuple[int, int]:
+    """Set requires_grad as `trainable_names` says; returns (trainable, frozen) parameter counts."""
+    names = trainable_names(model, choice, include, exclude)
+    counts = [0, 0]
     for name, param in model.named_parameters():
-        param.requires_grad_(bool(pattern.search(name)))
-        if param.requires_grad:
-            trainable += param.numel()
-        else:
-            frozen += param.numel()
-    if trainable == 0:
-        raise ValueError(f"trainable={choice!r} matches no parameter of {type(model).__name__}")
-    return trainable, frozen
+        param.requires_grad_(name in names)
+        counts[name not in names] += param.numel()
+    return counts[0], counts[1]
+
+
+def image_tower_trains(model: torch.nn.Module, settings: FinetuneSettings) -> bool:
+    names = trainable_names(model, settings.trainable, settings.include, settings.exclude)
+    return any(name.startswith("visual.") for name in names)
+
+
+@dataclass
+class PairData:
+    """Training pairs over a set of images: pairs[k] = (a, b) indexes `images`; sentences[k] says how
+    image a differs from image b; captions[i] (needed for the caption loss) describes image i."""
+
+    images: np.ndarray  # (N, H, W, 3) uint8 at the model's resolution
+    pairs: list[tuple[int, int]]
+    sentences: list[str]
+    captions: list[str] | None = None
 
 
 def finetune_pc(
     model,
     tokenizer,
-    image_embeddings: torch.Tensor,
-    pairs: Sequence[tuple[int, int]],
-    sentences: Sequence[str],
+    data: PairData,
     settings: FinetuneSettings,
     seed: int,
+    *,
+    image_embeddings: torch.Tensor | None = None,
+    state_path: Path | None = None,
+    log=print,
+    after_step=None,
 ) -> list[float]:
-    """Finetune `model` in place so that normalize(v[a] - v[b]) aligns with text(sentence) for each
-    pair; `image_embeddings` are the frozen image tower's outputs, indexed by the pairs."""
+    """Finetune `model` in place; returns the loss of every step.
+
+    `image_embeddings` (the frozen tower's outputs for data.images) may be passed to share them
+    between runs; they are computed here when the image tower is frozen and they are not given.
+    """
+    if settings.caption_loss_weight > 0 and data.captions is None:
+        raise PcclipError("caption_loss_weight > 0 needs a caption for every training image")
     torch.manual_seed(seed)
-    select_trainable(model, settings.trainable)
-    params = [p for p in model.parameters() if p.requires_grad]
-    ids = tokenize(model, tokenizer, sentences)
-    index_a = torch.tensor([a for a, _ in pairs])
-    index_b = torch.tensor([b for _, b in pairs])
-    loss_fn = PCContrastiveLoss(settings.temperature)
+    trainable, frozen = select_trainable(model, settings.trainable, settings.include, settings.exclude)
+    log(f"finetune {settings.trainable}: {trainable:,} trainable parameters, {frozen:,} frozen")
+    image_trains = any(p.requires_grad for p in model.visual.parameters())
+    if not image_trains and image_embeddings is None:
+        image_embeddings = encode_images(model, data.images)
+    sentence_ids = tokenize(model, tokenizer, data.sentences)
+    caption_ids = tokenize(model, tokenizer, data.captions) if settings.caption_loss_weight > 0 else None
+    index = torch.tensor(data.pairs)
+    pc_loss = PCContrastiveLoss(settings.temperature, learnable=settings.learn_temperature) if settings.loss == "contrastive" else PCMSELoss()
+    caption_loss = ClipLoss()
 
     def compute_loss(batch: torch.Tensor) -> torch.Tensor:
-        text = model.encode_text(fit_tokens(model, ids[batch]))
-        return loss_fn(image_embeddings[index_a[batch]], image_embeddings[index_b[batch]], text)
+        a, b = index[batch, 0], index[batch, 1]
+        images, inverse = torch.unique(torch.cat([a, b]), return_inverse=True)
+        if image_trains:
+            image_feats = model.encode_image(images_to_tensor(data.images[images.numpy()], model))
+        else:
+            image_feats = image_embeddings[images]
+        feats_a, feats_b = image_feats[inverse[: len(batch)]], image_feats[inverse[len(batch) :]]
+        loss = pc_loss(feats_a, feats_b, model.encode_text(fit_tokens(model, sentence_ids[batch])))
+        if caption_ids is not None:
+            captions = model.encode_text(fit_tokens(model, caption_ids[images]))
+            scale = model.logit_scale.exp().detach()
+            loss = loss + settings.caption_loss_weight * caption_loss(F.normalize(image_feats, dim=-1), F.normalize(captions, dim=-1), scale)
+        return loss
 
+    trained = torch.nn.ModuleDict({"model": model, "loss": pc_loss})
     model.train()
     losses = train_loop(
-        params,
-        epoch_batches(len(pairs), settings.batch_size, settings.epochs, seed),
+        trained,
+        lambda start: epoch_batches(len(data.pairs), settings.batch_size, settings.epochs, seed, start),
         compute_loss,
-        total_steps=steps_per_run(len(pairs), settings.batch_size, settings.epochs),
-        lr=settings.lr,
-        weight_decay=settings.weight_decay,
-        warmup_steps=settings.warmup_steps,
-        grad_clip=settings.grad_clip,
-        desc=f"PC-CLIP finetune (seed {seed})",
+        settings,
+        n_items=len(data.pairs),
+        desc=f"PC-CLIP finetune {settings.trainable} (seed {seed})",
+        state_path=state_path,
+        after_step=after_step,
     )
     model.eval()
-    for param in model.parameters():
-        param.requires_grad_(True)
+    model.requires_grad_(True)
+    if settings.learn_temperature:
+        log(f"learned temperature: {pc_loss.log_scale.neg().exp().item():.4f}")
     return losses
+
+
+@torch.no_grad()
+def weight_average(finetuned: torch.nn.Module, base_state: dict[str, torch.Tensor], alpha: float) -> None:
+    """WiSE-FT in place: theta <- alpha * theta_finetuned + (1 - alpha) * theta_base (floating tensors)."""
+    for name, tensor in finetuned.state_dict().items():
+        if tensor.is_floating_point():
+            tensor.mul_(alpha).add_(base_state[name].to(tensor.device, tensor.dtype), alpha=1 - alpha)

@@ -1,15 +1,19 @@
 """Losses: the PC-CLIP difference losses, built on open_clip's (distributed-aware) ClipLoss.
 
 The contrastive difference loss is CLIP's symmetric cross-entropy with the normalised image-embedding
-difference in the place of the image feature, so open_clip's ClipLoss computes it; only the inputs
-and the (fixed) temperature differ from standard CLIP training.
+difference in the place of the image feature, so open_clip's ClipLoss computes it (and gathers
+features across ranks under DDP); only the inputs and the temperature differ from CLIP training.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from open_clip.loss import ClipLoss
+
+MAX_LOGIT_SCALE = math.log(100.0)  # CLIP's clamp on a learned temperature
 
 
 def difference_directions(image_a: torch.Tensor, image_b: torch.Tensor) -> torch.Tensor:
@@ -21,22 +25,30 @@ class PCContrastiveLoss(torch.nn.Module):
     """The paper's loss: S_kl = <t_k, d_l> / tau, symmetric cross-entropy over the batch.
 
     t_k is the normalised embedding of pair k's difference sentence, d_l the difference direction of
-    pair l; the other pairs of the batch are the negatives.
+    pair l; the other pairs of the batch (of all ranks, under DDP) are the negatives. tau is fixed (the
+    paper: 1) or learned as log(1 / tau), clamped like CLIP's logit scale.
     """
 
-    def __init__(self, temperature: float = 1.0, rank: int = 0, world_size: int = 1):
+    def __init__(self, temperature: float = 1.0, learnable: bool = False, rank: int = 0, world_size: int = 1):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
-        self.temperature = temperature
+        log_scale = torch.tensor(math.log(1.0 / temperature))
+        if learnable:
+            self.log_scale = torch.nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_scale", log_scale)
         self.clip_loss = ClipLoss(rank=rank, world_size=world_size, gather_with_grad=world_size > 1)
 
     def forward(self, image_a: torch.Tensor, image_b: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         directions = difference_directions(image_a, image_b)
-        return self.clip_loss(directions, F.normalize(text, dim=-1), 1.0 / self.temperature)
+        scale = self.log_scale.clamp(max=MAX_LOGIT_SCALE).exp()
+        return self.clip_loss(directions, F.normalize(text, dim=-1), scale)
 
 
-def pc_mse_loss(image_a: torch.Tensor, image_b: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+class PCMSELoss(torch.nn.Module):
     """The paper's MSE variant: mean((t - u)^2) with u = normalize(a) - normalize(b) NOT renormalised."""
-    u = F.normalize(image_a, dim=-1) - F.normalize(image_b, dim=-1)
-    return F.mse_loss(F.normalize(text, dim=-1), u)
+
+    def forward(self, image_a: torch.Tensor, image_b: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        u = F.normalize(image_a, dim=-1) - F.normalize(image_b, dim=-1)
+        return F.mse_loss(F.normalize(text, dim=-1), u)

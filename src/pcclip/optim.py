@@ -1,78 +1,143 @@
 """The optimisation loop shared by base pretraining and PC-CLIP finetuning.
 
-AdamW with weight decay on matrices only (not on gains, biases or the logit scale, as open_clip
-does), linear warmup then cosine decay, gradient clipping, and seeded data order.
+AdamW (or the paper's Adam) with weight decay on matrices only (not on gains, biases or scales, as
+open_clip does); warmup + cosine, the paper's per-epoch exponential decay, or a constant rate;
+gradient clipping and accumulation; bf16 autocast; seeded data order; and a resumable training state
+(model, optimizer, step, RNG) saved atomically, so that a run killed at step k and resumed ends with
+the same weights as one that never stopped.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from .cache import atomic_write
+from .config import OptimSettings
+from .errors import PcclipError
 
-def make_optimizer(params: list[torch.nn.Parameter], lr: float, weight_decay: float) -> torch.optim.AdamW:
+
+def make_optimizer(params: list[torch.nn.Parameter], settings: OptimSettings) -> torch.optim.Optimizer:
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
+    groups = [g for g in ({"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    if settings.optimizer == "adam":  # torch's Adam adds decay to the gradient (L2), as the paper's code does
+        return torch.optim.Adam(groups, lr=settings.lr)
+    return torch.optim.AdamW(groups, lr=settings.lr)
 
 
-def lr_at(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> float:
-    """Linear warmup to base_lr over warmup_steps, then cosine decay to 0 at total_steps."""
-    if step < warmup_steps:
-        return base_lr * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return 0.5 * base_lr * (1.0 + math.cos(math.pi * min(1.0, progress)))
+def lr_at(step: int, total_steps: int, steps_per_epoch: int, settings: OptimSettings) -> float:
+    """The learning rate of optimiser step `step` (0-based)."""
+    if step < settings.warmup_steps:
+        return settings.lr * (step + 1) / settings.warmup_steps
+    if settings.schedule == "constant":
+        return settings.lr
+    if settings.schedule == "exponential":
+        return settings.lr * settings.gamma ** (step // steps_per_epoch)
+    progress = (step - settings.warmup_steps) / max(1, total_steps - settings.warmup_steps)
+    return 0.5 * settings.lr * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def epoch_batches(n_items: int, batch_size: int, epochs: int, seed: int) -> Iterator[torch.Tensor]:
-    """Index batches over `epochs` seeded shuffles; the last short batch of an epoch is dropped
-    (contrastive losses want full batches of negatives) unless the epoch is a single batch."""
+def steps_per_epoch(n_items: int, batch_size: int) -> int:
+    return max(1, n_items // batch_size)
+
+
+def epoch_batches(n_items: int, batch_size: int, epochs: int, seed: int, start_step: int = 0) -> Iterator[torch.Tensor]:
+    """Index batches over `epochs` seeded shuffles, from optimiser step `start_step` on. The last
+    short batch of an epoch is dropped (contrastive losses want full batches of negatives) unless the
+    epoch is a single batch."""
     generator = torch.Generator().manual_seed(seed)
-    per_epoch = max(1, n_items // batch_size)
-    for _ in range(epochs):
-        order = torch.randperm(n_items, generator=generator)
+    per_epoch = steps_per_epoch(n_items, batch_size)
+    for epoch in range(epochs):
+        order = torch.randperm(n_items, generator=generator)  # drawn every epoch, so skipping stays in sync
         for i in range(per_epoch):
-            yield order[i * batch_size : (i + 1) * batch_size]
+            if epoch * per_epoch + i >= start_step:
+                yield order[i * batch_size : (i + 1) * batch_size]
 
 
-def steps_per_run(n_items: int, batch_size: int, epochs: int) -> int:
-    return max(1, n_items // batch_size) * epochs
+def autocast(settings: OptimSettings, device: torch.device):
+    if settings.precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def save_train_state(path: Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, losses: list[float]) -> None:
+    """One file, written atomically, that `torch.load(weights_only=True)` reads back."""
+    state = {
+        "module": module.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "losses": losses,
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
+
+
+def load_train_state(path: Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, list[float]]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        module.load_state_dict(state["module"])
+        optimizer.load_state_dict(state["optimizer"])
+    except Exception as e:  # a truncated or foreign file: say which, and how to start over
+        raise PcclipError(f"{path}: cannot resume from this training state ({str(e).splitlines()[0][:200]}); delete it to start over") from None
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"]:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return int(state["step"]), list(state["losses"])
 
 
 def train_loop(
-    params: list[torch.nn.Parameter],
-    batches: Iterator[torch.Tensor],
+    module: torch.nn.Module,
+    batches: Callable[[int], Iterator[torch.Tensor]],
     compute_loss: Callable[[torch.Tensor], torch.Tensor],
+    settings: OptimSettings,
     *,
-    total_steps: int,
-    lr: float,
-    weight_decay: float,
-    warmup_steps: int,
-    grad_clip: float | None,
+    n_items: int,
     desc: str,
-    after_step: Callable[[], None] | None = None,
+    state_path: Path | None = None,
+    after_step: Callable[[int], None] | None = None,
 ) -> list[float]:
-    """Run `total_steps` optimiser steps; returns the loss of every step."""
-    optimizer = make_optimizer(params, lr, weight_decay)
-    losses: list[float] = []
-    bar = tqdm(batches, total=total_steps, desc=desc, unit="step", dynamic_ncols=True)
-    for step, batch in enumerate(bar):
+    """Train the parameters of `module` that require grad; returns the loss of every step.
+
+    batches(start_step) yields the index batches from that step on. With `state_path`, a saved state
+    there is resumed and a new one is written every settings.checkpoint_every steps (removed at the end).
+    """
+    params = [p for p in module.parameters() if p.requires_grad]
+    device = params[0].device
+    optimizer = make_optimizer(params, settings)
+    per_epoch = steps_per_epoch(n_items, settings.batch_size)
+    total_steps = per_epoch * settings.epochs
+    start, losses = 0, []
+    if state_path is not None and Path(state_path).is_file():
+        start, losses = load_train_state(state_path, module, optimizer)
+    bar = tqdm(batches(start), total=total_steps, initial=start, desc=desc, unit="step", dynamic_ncols=True)
+    for step, batch in enumerate(bar, start=start):
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, total_steps, warmup_steps, lr)
-        loss = compute_loss(batch)
+            group["lr"] = lr_at(step, total_steps, per_epoch, settings)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        step_loss = 0.0
+        for micro in batch.chunk(settings.accum_steps):
+            with autocast(settings, device):
+                loss = compute_loss(micro) / settings.accum_steps
+            loss.backward()
+            step_loss += loss.item()
+        if settings.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
         optimizer.step()
+        losses.append(step_loss)
+        if state_path is not None and settings.checkpoint_every and (step + 1) % settings.checkpoint_every == 0:
+            save_train_state(state_path, module, optimizer, step + 1, losses)
         if after_step is not None:
-            after_step()
-        losses.append(loss.item())
+            after_step(step)
         if step % 10 == 0:
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            bar.set_postfix(loss=f"{step_loss:.3f}")
     bar.close()
+    if state_path is not None:
+        Path(state_path).unlink(missing_ok=True)
     return losses

@@ -25,7 +25,7 @@ from .config import RunSettings
 from .data import heldout_set, oracle_pairs, training_scenes
 from .encode import encode_images
 from .evaluate import evaluate
-from .finetune import finetune_pc
+from .finetune import PairData, finetune_pc, image_tower_trains, weight_average
 from .models import create_model
 from .pretrain import pretrain_clip
 from .world.render import render_batch
@@ -68,7 +68,7 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
         with times("pretrain"):
             torch.manual_seed(settings.pretrain.seed)  # the random initial weights come from the seed too
             model, tokenizer = create_model(settings.model.name)
-            pretrain_clip(model, tokenizer, train.images, train.captions, settings.pretrain)
+            pretrain_clip(model, tokenizer, train.images, train.captions, settings.pretrain, state_path=base_path.with_suffix(".state.pt"))
             save_checkpoint(model, base_path, settings.model.name, settings.model_dump(mode="json", include={"world", "model", "pretrain"}))
         log(f"base model saved to {base_path}")
         return model, tokenizer
@@ -84,24 +84,25 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
 
     @cache
     def heldout_image_embeddings():
-        # PC-CLIP freezes the image tower, so the base model's held-out image embeddings serve every
-        # finetuned model too.
+        # With the image tower frozen (the paper's setting) the base model's held-out image embeddings
+        # serve every finetuned model too.
         with times("evaluate"):
             return encode_images(base()[0], heldout().images)
 
     eval_key_parts = (settings.world, settings.eval, __version__)
 
-    def evaluation(name: str, key: str, get_model) -> dict:
+    def evaluation(name: str, key: str, get_model, image_tower_changed: Callable[[torch.nn.Module], bool]) -> dict:
         path = cache_root / "evaluations" / f"{name}-{settings_hash(key, *eval_key_parts)}.json"
         if path.is_file():
             return read_json(path)["metrics"]
         model, tokenizer = get_model()
         with times("evaluate"):
-            metrics = evaluate(model, tokenizer, heldout(), heldout_image_embeddings())
+            images = None if image_tower_changed(model) else heldout_image_embeddings()
+            metrics = evaluate(model, tokenizer, heldout(), images)
         write_json(path, {"model": name, "model_key": key, "settings": settings.model_dump(mode="json"), "metrics": metrics})
         return metrics
 
-    results = {"base": evaluation("base", base_key, base), "pc_clip": {}}
+    results = {"base": evaluation("base", base_key, base, lambda model: False), "pc_clip": {}}
     for seed in settings.seeds:
         ft_key = settings_hash(base_key, settings.pairs, settings.finetune, seed)
         ft_path = cache_root / "checkpoints" / f"pcclip-{settings.model.name}-{ft_key}.safetensors"
@@ -114,14 +115,20 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
             with times("pairs"):
                 scenes = sample_scenes(settings.pretrain.scenes, settings.pretrain.seed, settings.world)
                 pairs = oracle_pairs(scenes, settings.pairs, settings.world, seed)
-            with times("image embeddings"):
-                image_embeddings = encode_images(base_model, render_batch(pairs.scenes, settings.world.image_size))
+                data = PairData(render_batch(pairs.scenes, settings.world.image_size), pairs.pairs, pairs.sentences, pairs.captions)
             with times("finetune"):
-                finetune_pc(model, tokenizer, image_embeddings, pairs.pairs, pairs.sentences, settings.finetune, seed)
+                finetune_pc(
+                    model, tokenizer, data, settings.finetune, seed,
+                    state_path=ft_path.with_suffix(".state.pt"), log=log,
+                )
+                if settings.finetune.wise_alpha < 1:
+                    weight_average(model, base_model.state_dict(), settings.finetune.wise_alpha)
                 save_checkpoint(model, ft_path, settings.model.name, {"base": base_key, "seed": seed, **settings.model_dump(mode="json", include={"pairs", "finetune"})})
             return model, tokenizer
 
-        results["pc_clip"][str(seed)] = evaluation(f"pcclip-seed{seed}", ft_key, finetuned)
+        results["pc_clip"][str(seed)] = evaluation(
+            f"pcclip-seed{seed}", ft_key, finetuned, lambda model: image_tower_trains(model, settings.finetune)
+        )
 
     summary = {
         "pcclip_version": __version__,

@@ -7,8 +7,8 @@ computed once, and each step trains the image tower, the text projection and the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,9 +19,8 @@ from tqdm.auto import tqdm
 
 from .config import PretrainSettings
 from .encode import images_to_tensor, tokenize
-from .optim import epoch_batches, steps_per_run, train_loop
-
-MAX_LOGIT_SCALE = math.log(100.0)  # CLIP's clamp on the learned temperature
+from .losses import MAX_LOGIT_SCALE
+from .optim import epoch_batches, steps_per_epoch, train_loop
 
 
 @torch.no_grad()
@@ -38,7 +37,14 @@ def pooled_text_features(model, tokenizer, texts: Sequence[str], batch_size: int
     return torch.cat(feats)
 
 
-def pretrain_clip(model, tokenizer, images: np.ndarray, captions: Sequence[Sequence[str]], settings: PretrainSettings) -> list[float]:
+def pretrain_clip(
+    model,
+    tokenizer,
+    images: np.ndarray,
+    captions: Sequence[Sequence[str]],
+    settings: PretrainSettings,
+    state_path: Path | None = None,
+) -> list[float]:
     """Train `model` in place on images[i] <-> captions[i][k] (k drawn per step); returns step losses."""
     n_images, n_variants = len(images), len(captions[0])
     torch.manual_seed(settings.seed)
@@ -54,12 +60,20 @@ def pretrain_clip(model, tokenizer, images: np.ndarray, captions: Sequence[Seque
     else:
         caption_ids = [tokenize(model, tokenizer, [v[k] for v in captions]) for k in range(n_variants)]
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    variant_rng = torch.Generator().manual_seed(settings.seed + 1)
+    # Which caption variant each image gets in an epoch is a function of (seed, image, epoch), not of
+    # a stateful generator, so a resumed run draws the same ones.
+    variants = torch.randint(n_variants, (settings.epochs, n_images), generator=torch.Generator().manual_seed(settings.seed + 1))
+    per_epoch = steps_per_epoch(n_images, settings.batch_size)
+
+    def batches(start: int):
+        """Rows of (image index, caption variant)."""
+        for step, index in enumerate(epoch_batches(n_images, settings.batch_size, settings.epochs, settings.seed, start), start):
+            yield torch.stack([index, variants[step // per_epoch, index]], dim=1)
+
     clip_loss = ClipLoss()
 
-    def compute_loss(batch: torch.Tensor) -> torch.Tensor:
-        variant = torch.randint(n_variants, (len(batch),), generator=variant_rng)
+    def compute_loss(rows: torch.Tensor) -> torch.Tensor:
+        batch, variant = rows[:, 0], rows[:, 1]
         image_feats = model.encode_image(images_to_tensor(images[batch.numpy()], model))
         if locked_trunk:
             text_feats = model.text.proj(caption_feats[batch, variant])
@@ -68,25 +82,22 @@ def pretrain_clip(model, tokenizer, images: np.ndarray, captions: Sequence[Seque
             text_feats = model.encode_text(ids)
         return clip_loss(F.normalize(image_feats, dim=-1), F.normalize(text_feats, dim=-1), model.logit_scale.exp())
 
-    def clamp_logit_scale() -> None:
+    def after_step(step: int) -> None:
         with torch.no_grad():
             model.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
 
     model.train()
     if locked_trunk:
         model.text.transformer.eval()  # no dropout in the locked trunk
-    total = steps_per_run(n_images, settings.batch_size, settings.epochs)
     losses = train_loop(
-        params,
-        epoch_batches(n_images, settings.batch_size, settings.epochs, settings.seed),
+        model,
+        batches,
         compute_loss,
-        total_steps=total,
-        lr=settings.lr,
-        weight_decay=settings.weight_decay,
-        warmup_steps=settings.warmup_steps,
-        grad_clip=settings.grad_clip,
+        settings,
+        n_items=n_images,
         desc="pretrain base CLIP",
-        after_step=clamp_logit_scale,
+        state_path=state_path,
+        after_step=after_step,
     )
     model.eval()
     return losses
