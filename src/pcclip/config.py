@@ -41,7 +41,7 @@ class OptimSettings(Settings):
     warmup_steps: int = Field(0, ge=0)
     grad_clip: float | None = Field(1.0, gt=0)
     precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast where the device supports it")
-    compile: bool = Field(False, description="torch.compile the model (worth it on a GPU)")
+    compile: bool = Field(False, description="torch.compile the loss computation, forward and backward (for GPUs)")
     checkpoint_every: int = Field(0, ge=0, description="save a resumable training state every N steps (0: never)")
 
     @model_validator(mode="after")
@@ -112,6 +112,22 @@ class EvalSettings(Settings):
     zero_shot_per_class: int = Field(60, ge=1, description="single-object scenes per class and task")
     caption_scenes: int = Field(1000, ge=1, description="captioned scenes for CLIPScore and retrieval")
     seed: int = Field(1_000_003, description="seed of the held-out scenes; keep it apart from training seeds")
+    templates: Literal["world", "imagenet", "paper"] = Field(
+        "world",
+        description="zero-shot prompts: 'world': the world's 6 held-out templates; 'imagenet': CLIP's 80 ImageNet "
+        "templates; 'paper': the paper's single 'This is a photo of a {}'",
+    )
+    bootstrap_resamples: int = Field(1000, ge=100, description="resamples of the seeded bootstrap 95% intervals")
+    comparative_alpha: float = Field(
+        0.8, ge=0, le=1, description="comparative prompting: weight of a class's own embedding (the paper: 0.8-0.9)"
+    )
+    comparative_pairs: Literal["nearest", "all"] = Field(
+        "nearest",
+        description="comparative prompting: pair each class with its nearest classes by text embedding, or with all "
+        "(never chosen from test predictions)",
+    )
+    comparative_neighbours: int = Field(3, ge=1, description="comparative prompting: classes paired with each class ('nearest')")
+    comparatives_per_pair: int = Field(2, ge=1, description="oracle comparative sentences per ordered class pair")
 
 
 class RunSettings(Settings):

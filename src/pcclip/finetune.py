@@ -19,7 +19,7 @@ from .config import FinetuneSettings
 from .encode import encode_images, fit_tokens, images_to_tensor, tokenize
 from .errors import PcclipError
 from .losses import PCContrastiveLoss, PCMSELoss
-from .optim import epoch_batches, train_loop
+from .optim import distributed_rank_and_size, epoch_batches, train_loop
 
 _TEXT = r"^(text\.|token_embedding\.|positional_embedding$|transformer\.|ln_final\.|text_projection$)"
 # Parameter-name patterns per choice, for open_clip's CLIP (native text tower) and CustomTextCLIP
@@ -100,22 +100,28 @@ def finetune_pc(
     sentence_ids = tokenize(model, tokenizer, data.sentences)
     caption_ids = tokenize(model, tokenizer, data.captions) if settings.caption_loss_weight > 0 else None
     index = torch.tensor(data.pairs)
-    pc_loss = PCContrastiveLoss(settings.temperature, learnable=settings.learn_temperature) if settings.loss == "contrastive" else PCMSELoss()
-    caption_loss = ClipLoss()
+    rank, world_size = distributed_rank_and_size()
+    if settings.loss == "contrastive":
+        pc_loss = PCContrastiveLoss(settings.temperature, settings.learn_temperature, rank, world_size)
+    else:
+        pc_loss = PCMSELoss()
+    caption_loss = ClipLoss(rank=rank, world_size=world_size, gather_with_grad=world_size > 1)
 
-    def compute_loss(batch: torch.Tensor) -> torch.Tensor:
-        a, b = index[batch, 0], index[batch, 1]
-        images, inverse = torch.unique(torch.cat([a, b]), return_inverse=True)
+    def compute_loss(global_batch: torch.Tensor) -> torch.Tensor:
+        batch = global_batch.chunk(world_size)[rank]  # this rank's share; negatives come from all ranks
+        pair_images = torch.cat([index[batch, 0], index[batch, 1]])  # a's then b's
+        images, inverse = torch.unique(pair_images, return_inverse=True)  # each image through the tower once
         if image_trains:
-            image_feats = model.encode_image(images_to_tensor(data.images[images.numpy()], model))
+            feats = model.encode_image(images_to_tensor(data.images[images.numpy()], model))[inverse]
         else:
-            image_feats = image_embeddings[images]
-        feats_a, feats_b = image_feats[inverse[: len(batch)]], image_feats[inverse[len(batch) :]]
-        loss = pc_loss(feats_a, feats_b, model.encode_text(fit_tokens(model, sentence_ids[batch])))
+            feats = image_embeddings[pair_images]
+        loss = pc_loss(feats[: len(batch)], feats[len(batch) :], model.encode_text(fit_tokens(model, sentence_ids[batch])))
         if caption_ids is not None:
-            captions = model.encode_text(fit_tokens(model, caption_ids[images]))
+            # Rows stay one per pair side (fixed size across ranks for the gather); an image that
+            # appears twice in a batch is then its own negative, a small cost at these batch sizes.
+            captions = model.encode_text(fit_tokens(model, caption_ids[pair_images]))
             scale = model.logit_scale.exp().detach()
-            loss = loss + settings.caption_loss_weight * caption_loss(F.normalize(image_feats, dim=-1), F.normalize(captions, dim=-1), scale)
+            loss = loss + settings.caption_loss_weight * caption_loss(F.normalize(feats, dim=-1), F.normalize(captions, dim=-1), scale)
         return loss
 
     trained = torch.nn.ModuleDict({"model": model, "loss": pc_loss})

@@ -2,7 +2,8 @@
 
 AdamW (or the paper's Adam) with weight decay on matrices only (not on gains, biases or scales, as
 open_clip does); warmup + cosine, the paper's per-epoch exponential decay, or a constant rate;
-gradient clipping and accumulation; bf16 autocast; seeded data order; and a resumable training state
+gradient clipping and accumulation; bf16 autocast; optional torch.compile of the loss computation;
+seeded data order; gradient averaging across ranks under torchrun; and a resumable training state
 (model, optimizer, step, RNG) saved atomically, so that a run killed at step k and resumed ends with
 the same weights as one that never stopped.
 """
@@ -15,6 +16,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from .cache import atomic_write
@@ -58,6 +60,13 @@ def epoch_batches(n_items: int, batch_size: int, epochs: int, seed: int, start_s
         for i in range(per_epoch):
             if epoch * per_epoch + i >= start_step:
                 yield order[i * batch_size : (i + 1) * batch_size]
+
+
+def distributed_rank_and_size() -> tuple[int, int]:
+    """(rank, world size) under torchrun / an initialised process group, else (0, 1)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
 
 def autocast(settings: OptimSettings, device: torch.device):
@@ -110,13 +119,16 @@ def train_loop(
     """
     params = [p for p in module.parameters() if p.requires_grad]
     device = params[0].device
+    rank, world_size = distributed_rank_and_size()
+    if settings.compile:
+        compute_loss = torch.compile(compute_loss)
     optimizer = make_optimizer(params, settings)
     per_epoch = steps_per_epoch(n_items, settings.batch_size)
     total_steps = per_epoch * settings.epochs
     start, losses = 0, []
     if state_path is not None and Path(state_path).is_file():
         start, losses = load_train_state(state_path, module, optimizer)
-    bar = tqdm(batches(start), total=total_steps, initial=start, desc=desc, unit="step", dynamic_ncols=True)
+    bar = tqdm(batches(start), total=total_steps, initial=start, desc=desc, unit="step", dynamic_ncols=True, disable=rank != 0 or None)
     for step, batch in enumerate(bar, start=start):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, total_steps, per_epoch, settings)
@@ -127,17 +139,24 @@ def train_loop(
                 loss = compute_loss(micro) / settings.accum_steps
             loss.backward()
             step_loss += loss.item()
+        if world_size > 1:
+            # Every rank computed the same global loss (features are gathered with gradient), so the
+            # mean of the ranks' gradients is the single-process gradient of the global batch.
+            for p in params:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad.div_(world_size)
         if settings.grad_clip:
             torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
         optimizer.step()
         losses.append(step_loss)
-        if state_path is not None and settings.checkpoint_every and (step + 1) % settings.checkpoint_every == 0:
+        if state_path is not None and rank == 0 and settings.checkpoint_every and (step + 1) % settings.checkpoint_every == 0:
             save_train_state(state_path, module, optimizer, step + 1, losses)
         if after_step is not None:
             after_step(step)
         if step % 10 == 0:
             bar.set_postfix(loss=f"{step_loss:.3f}")
     bar.close()
-    if state_path is not None:
+    if state_path is not None and rank == 0:
         Path(state_path).unlink(missing_ok=True)
     return losses

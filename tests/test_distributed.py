@@ -1,0 +1,59 @@
+"""Two CPU processes (gloo) on a global batch give the single process's loss and gradients."""
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from pcclip.config import FinetuneSettings
+from pcclip.finetune import PairData, finetune_pc
+from pcclip.models import create_model
+
+SETTINGS = dict(trainable="both", epochs=1, batch_size=8, lr=1e-3, warmup_steps=0, grad_clip=None)
+
+
+def data() -> PairData:
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(10, 32, 32, 3), dtype=np.uint8)
+    pairs = [(i, (i + 3) % 10) for i in range(8)]
+    sentences = [f"the first image has {w} objects" for w in ("more", "fewer", "larger", "smaller", "red", "blue", "left", "right")]
+    captions = [f"scene number {i}" for i in range(10)]
+    return PairData(images, pairs, sentences, captions)
+
+
+def one_step(caption_loss_weight: float) -> tuple[float, dict[str, torch.Tensor]]:
+    """Loss and gradients of the first (only) optimiser step, seen from this process."""
+    torch.manual_seed(0)
+    model, tokenizer = create_model("pcclip-vit-nano")
+    grads = {}
+
+    def keep_grads(step: int) -> None:
+        grads.update({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+
+    settings = FinetuneSettings(**SETTINGS, caption_loss_weight=caption_loss_weight)
+    losses = finetune_pc(model, tokenizer, data(), settings, seed=0, after_step=keep_grads, log=lambda _: None)
+    return losses[0], grads
+
+
+def worker(rank: int, world_size: int, init_file: str, weight: float, results) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    try:
+        results[rank] = one_step(weight)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("caption_loss_weight", [0.0, 0.5])
+def test_two_ranks_match_one_process(tmp_path, caption_loss_weight):
+    single_loss, single_grads = one_step(caption_loss_weight)
+    with mp.Manager() as manager:
+        results = manager.dict()
+        mp.spawn(worker, args=(2, str(tmp_path / "init"), caption_loss_weight, results), nprocs=2, join=True)
+        ranks = [results[0], results[1]]
+    for loss, grads in ranks:
+        assert loss == pytest.approx(single_loss, rel=1e-5)
+        assert grads.keys() == single_grads.keys()
+        for name, grad in grads.items():
+            assert torch.allclose(grad, single_grads[name], rtol=1e-4, atol=1e-6), name
