@@ -97,6 +97,9 @@ class FinetuneSettings(OptimSettings):
     caption_loss_weight: float = Field(
         0.0, ge=0, description="weight of the standard CLIP loss on the batch's images and captions (0: the paper)"
     )
+    cache_image_embeddings: bool = Field(
+        True, description="with the image tower frozen, embed the training images once (False: every step)"
+    )
     wise_alpha: float = Field(
         1.0, ge=0, le=1, description="WiSE-FT: final weights alpha * finetuned + (1 - alpha) * base (1: no averaging)"
     )

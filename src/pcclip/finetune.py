@@ -95,7 +95,8 @@ def finetune_pc(
     trainable, frozen = select_trainable(model, settings.trainable, settings.include, settings.exclude)
     log(f"finetune {settings.trainable}: {trainable:,} trainable parameters, {frozen:,} frozen")
     image_trains = any(p.requires_grad for p in model.visual.parameters())
-    if not image_trains and image_embeddings is None:
+    embed_every_step = image_trains or not settings.cache_image_embeddings
+    if not embed_every_step and image_embeddings is None:
         image_embeddings = encode_images(model, data.images)
     sentence_ids = tokenize(model, tokenizer, data.sentences)
     caption_ids = tokenize(model, tokenizer, data.captions) if settings.caption_loss_weight > 0 else None
@@ -111,8 +112,9 @@ def finetune_pc(
         batch = global_batch.chunk(world_size)[rank]  # this rank's share; negatives come from all ranks
         pair_images = torch.cat([index[batch, 0], index[batch, 1]])  # a's then b's
         images, inverse = torch.unique(pair_images, return_inverse=True)  # each image through the tower once
-        if image_trains:
-            feats = model.encode_image(images_to_tensor(data.images[images.numpy()], model))[inverse]
+        if embed_every_step:
+            with torch.set_grad_enabled(image_trains):
+                feats = model.encode_image(images_to_tensor(data.images[images.numpy()], model))[inverse]
         else:
             feats = image_embeddings[pair_images]
         loss = pc_loss(feats[: len(batch)], feats[len(batch) :], model.encode_text(fit_tokens(model, sentence_ids[batch])))
