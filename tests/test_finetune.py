@@ -131,3 +131,14 @@ def test_weight_average_is_exact():
     for k, v in model.state_dict().items():
         if v.is_floating_point():
             assert torch.allclose(v, base[k] + 0.25, atol=1e-6)
+
+
+def test_tensorboard_logs_loss_lr_and_throughput(tiny_data, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    settings = FinetuneSettings(trainable="text", learn_temperature=True, epochs=3, batch_size=6, warmup_steps=0)
+    losses = finetune_pc(*fresh_model(), tiny_data, settings, seed=0, log_dir=tmp_path / "tb", **QUIET)
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    assert set(events.Tags()["scalars"]) == {"train/loss", "train/lr", "train/samples_per_s", "train/temperature"}
+    assert [e.value for e in events.Scalars("train/loss")] == pytest.approx(losses)

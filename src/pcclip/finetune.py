@@ -83,6 +83,7 @@ def finetune_pc(
     state_path: Path | None = None,
     log=print,
     after_step=None,
+    log_dir: Path | None = None,
 ) -> list[float]:
     """Finetune `model` in place; returns the loss of every step.
 
@@ -137,6 +138,8 @@ def finetune_pc(
         desc=f"PC-CLIP finetune {settings.trainable} (seed {seed})",
         state_path=state_path,
         after_step=after_step,
+        log_dir=log_dir,
+        extra_scalars=lambda: {"train/temperature": pc_loss.log_scale.neg().exp().item()} if settings.learn_temperature else {},
     )
     model.eval()
     model.requires_grad_(True)

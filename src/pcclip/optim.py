@@ -11,12 +11,14 @@ the same weights as one that never stopped.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
 from .cache import atomic_write
@@ -111,11 +113,14 @@ def train_loop(
     desc: str,
     state_path: Path | None = None,
     after_step: Callable[[int], None] | None = None,
+    log_dir: Path | None = None,
+    extra_scalars: Callable[[], dict[str, float]] | None = None,
 ) -> list[float]:
     """Train the parameters of `module` that require grad; returns the loss of every step.
 
     batches(start_step) yields the index batches from that step on. With `state_path`, a saved state
     there is resumed and a new one is written every settings.checkpoint_every steps (removed at the end).
+    With `log_dir`, loss, learning rate, throughput and `extra_scalars()` go to TensorBoard.
     """
     params = [p for p in module.parameters() if p.requires_grad]
     device = params[0].device
@@ -128,11 +133,13 @@ def train_loop(
     start, losses = 0, []
     if state_path is not None and Path(state_path).is_file():
         start, losses = load_train_state(state_path, module, optimizer)
+    writer = SummaryWriter(str(log_dir)) if log_dir is not None and rank == 0 else None
     bar = tqdm(batches(start), total=total_steps, initial=start, desc=desc, unit="step", dynamic_ncols=True, disable=rank != 0 or None)
     for step, batch in enumerate(bar, start=start):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, total_steps, per_epoch, settings)
         optimizer.zero_grad(set_to_none=True)
+        step_start = time.perf_counter()
         step_loss = 0.0
         for micro in batch.chunk(settings.accum_steps):
             with autocast(settings, device):
@@ -150,6 +157,12 @@ def train_loop(
             torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
         optimizer.step()
         losses.append(step_loss)
+        if writer is not None:
+            writer.add_scalar("train/loss", step_loss, step)
+            writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
+            writer.add_scalar("train/samples_per_s", len(batch) / (time.perf_counter() - step_start), step)
+            for name, value in (extra_scalars() if extra_scalars else {}).items():
+                writer.add_scalar(name, value, step)
         if state_path is not None and rank == 0 and settings.checkpoint_every and (step + 1) % settings.checkpoint_every == 0:
             save_train_state(state_path, module, optimizer, step + 1, losses)
         if after_step is not None:
@@ -157,6 +170,8 @@ def train_loop(
         if step % 10 == 0:
             bar.set_postfix(loss=f"{step_loss:.3f}")
     bar.close()
+    if writer is not None:
+        writer.close()
     if state_path is not None and rank == 0:
         Path(state_path).unlink(missing_ok=True)
     return losses

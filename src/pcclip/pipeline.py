@@ -68,7 +68,7 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
         with times("pretrain"):
             torch.manual_seed(settings.pretrain.seed)  # the random initial weights come from the seed too
             model, tokenizer = create_model(settings.model.name)
-            pretrain_clip(model, tokenizer, train.images, train.captions, settings.pretrain, state_path=base_path.with_suffix(".state.pt"))
+            pretrain_clip(model, tokenizer, train.images, train.captions, settings.pretrain, state_path=base_path.with_suffix(".state.pt"), log_dir=Path(output_dir) / "tensorboard" / "pretrain")
             save_checkpoint(model, base_path, settings.model.name, settings.model_dump(mode="json", include={"world", "model", "pretrain"}))
         log(f"base model saved to {base_path}")
         return model, tokenizer
@@ -120,6 +120,7 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
                 finetune_pc(
                     model, tokenizer, data, settings.finetune, seed,
                     state_path=ft_path.with_suffix(".state.pt"), log=log,
+                    log_dir=Path(output_dir) / "tensorboard" / f"finetune-seed{seed}",
                 )
                 if settings.finetune.wise_alpha < 1:
                     weight_average(model, base_model.state_dict(), settings.finetune.wise_alpha)

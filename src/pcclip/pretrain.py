@@ -44,6 +44,7 @@ def pretrain_clip(
     captions: Sequence[Sequence[str]],
     settings: PretrainSettings,
     state_path: Path | None = None,
+    log_dir: Path | None = None,
 ) -> list[float]:
     """Train `model` in place on images[i] <-> captions[i][k] (k drawn per step); returns step losses."""
     n_images, n_variants = len(images), len(captions[0])
@@ -98,6 +99,8 @@ def pretrain_clip(
         desc="pretrain base CLIP",
         state_path=state_path,
         after_step=after_step,
+        log_dir=log_dir,
+        extra_scalars=lambda: {"train/logit_scale": model.logit_scale.exp().item()},
     )
     model.eval()
     return losses
