@@ -65,6 +65,15 @@ def test_a_new_seed_reuses_the_base_model_and_finished_seeds(tmp_path):
     assert set(grown["results"]["pc_clip"]) == {"0", "1"}
 
 
+def test_weight_averaging_reuses_the_finetune_and_alpha_zero_is_the_base(tmp_path):
+    settings = tiny(tmp_path / "cache", seeds=(0,))
+    run(settings, tmp_path / "out", log=lambda _: None)
+    averaged = settings.model_copy(update={"finetune": settings.finetune.model_copy(update={"wise_alpha": 0.0})})
+    summary = run(averaged, tmp_path / "out0", log=lambda _: None)
+    assert "finetune" not in summary["stage_seconds"]
+    assert summary["results"]["pc_clip"]["0"] == summary["results"]["base"]
+
+
 @pytest.mark.slow
 def test_default_model_end_to_end_from_the_command_line(tmp_path):
     """The README's main command on the real default model (MiniLM text tower), scaled down."""

@@ -103,32 +103,37 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
         return metrics
 
     results = {"base": evaluation("base", base_key, base, lambda model: False), "pc_clip": {}}
+    alpha = settings.finetune.wise_alpha
+    # Weight averaging is applied to a cached finetune, so a sweep over alpha trains nothing new.
+    finetune_key_settings = settings.finetune.model_dump(mode="json", exclude={"wise_alpha"})
     for seed in settings.seeds:
-        ft_key = settings_hash(base_key, settings.pairs, settings.finetune, seed)
+        ft_key = settings_hash(base_key, settings.pairs, finetune_key_settings, seed)
         ft_path = cache_root / "checkpoints" / f"pcclip-{settings.model.name}-{ft_key}.safetensors"
 
         def finetuned(seed=seed, ft_path=ft_path):
             if ft_path.is_file():
-                return create_model(settings.model.name, str(ft_path))
-            base_model, tokenizer = base()
-            model = copy.deepcopy(base_model)
-            with times("pairs"):
-                scenes = sample_scenes(settings.pretrain.scenes, settings.pretrain.seed, settings.world)
-                pairs = oracle_pairs(scenes, settings.pairs, settings.world, seed)
-                data = PairData(render_batch(pairs.scenes, settings.world.image_size), pairs.pairs, pairs.sentences, pairs.captions)
-            with times("finetune"):
-                finetune_pc(
-                    model, tokenizer, data, settings.finetune, seed,
-                    state_path=ft_path.with_suffix(".state.pt"), log=log,
-                    log_dir=Path(output_dir) / "tensorboard" / f"finetune-seed{seed}",
-                )
-                if settings.finetune.wise_alpha < 1:
-                    weight_average(model, base_model.state_dict(), settings.finetune.wise_alpha)
-                save_checkpoint(model, ft_path, settings.model.name, {"base": base_key, "seed": seed, **settings.model_dump(mode="json", include={"pairs", "finetune"})})
+                model, tokenizer = create_model(settings.model.name, str(ft_path))
+            else:
+                base_model, tokenizer = base()
+                model = copy.deepcopy(base_model)
+                with times("pairs"):
+                    scenes = sample_scenes(settings.pretrain.scenes, settings.pretrain.seed, settings.world)
+                    pairs = oracle_pairs(scenes, settings.pairs, settings.world, seed)
+                    data = PairData(render_batch(pairs.scenes, settings.world.image_size), pairs.pairs, pairs.sentences, pairs.captions)
+                with times("finetune"):
+                    finetune_pc(
+                        model, tokenizer, data, settings.finetune, seed,
+                        state_path=ft_path.with_suffix(".state.pt"), log=log,
+                        log_dir=Path(output_dir) / "tensorboard" / f"finetune-seed{seed}",
+                    )
+                    save_checkpoint(model, ft_path, settings.model.name, {"base": base_key, "seed": seed, **settings.model_dump(mode="json", include={"pairs", "finetune"})})
+            if alpha < 1:
+                weight_average(model, base()[0].state_dict(), alpha)
             return model, tokenizer
 
         results["pc_clip"][str(seed)] = evaluation(
-            f"pcclip-seed{seed}", ft_key, finetuned, lambda model: image_tower_trains(model, settings.finetune)
+            f"pcclip-seed{seed}", settings_hash(ft_key, alpha), finetuned,
+            lambda model: image_tower_trains(model, settings.finetune),
         )
 
     summary = {
