@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list model architectures")
     models.set_defaults(func=_cmd_models)
+
+    from .generate.cli import register_generate_commands
+    register_generate_commands(sub)
     return parser
 
 

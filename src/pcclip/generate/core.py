@@ -1,0 +1,177 @@
+"""The generation stage: pairs -> prompts -> back end -> store, resumable, with the filter's verdict.
+
+Every back end goes through the same steps: render each pair's prompt, derive its cache key, reuse
+what the store already holds, send the rest (one request per distinct key), check each output,
+judge it with the filter and commit it at once. The records come back in the pairs' order.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..cache import settings_hash
+from .backends import Backend, Outcome, Request, create_backend
+from .filters import FilterSettings, judge
+from .pairs import PairRecord, shard_of
+from .prompts import prompt_problem, prompt_text, render_prompt
+from .settings import GenerationSettings
+from .store import GenerationRecord, Store
+
+
+@dataclass
+class GenerationResult:
+    """One run's records (one per pair, in order) and what the run did: outputs written now (ok or
+    failed), pairs answered from the store, pairs whose record is a failure, and wall seconds."""
+
+    records: list[GenerationRecord]
+    generated: int
+    reused: int
+    failed: int
+    seconds: float
+
+
+def generate(
+    pairs: Sequence[PairRecord],
+    settings: GenerationSettings,
+    store_path: Path,
+    shard: tuple[int, int] | None = None,
+    progress: bool = False,
+) -> list[GenerationRecord]:
+    """Generate (or reuse) a comparison for every pair; see `run_generation`."""
+    return run_generation(pairs, settings, store_path, shard, progress).records
+
+
+def run_generation(
+    pairs: Sequence[PairRecord],
+    settings: GenerationSettings,
+    store_path: Path,
+    shard: tuple[int, int] | None = None,
+    progress: bool = False,
+) -> GenerationResult:
+    """Generate a comparison for every pair (or, with shard=(i, n), for the i-th of n disjoint shards
+    of them) into the store at `store_path`, resuming from what it holds. Failures are records with
+    a reason, not exceptions; a rerun tries them again. PcclipError for settings or pairs that cannot
+    work at all (checked before any request)."""
+    started = time.perf_counter()
+    if shard is not None:
+        pairs = [p for p in pairs if shard_of(p, shard[1]) == shard[0]]
+    backend = create_backend(settings.backend, settings.decoding)
+    try:
+        backend.check(pairs)
+        return _run(pairs, settings, backend, Path(store_path), started, progress)
+    finally:
+        backend.close()
+
+
+def _run(pairs, settings: GenerationSettings, backend: Backend, store_path: Path, started: float, progress: bool):
+    fingerprint = settings_hash(backend.name, backend.model, backend.fingerprint())
+    requests = [Request(p, render_prompt(p.caption_a, p.caption_b, settings.prompt)) for p in pairs]
+    keys = [settings_hash(backend.name, backend.model, fingerprint, backend.key_inputs(r), length=32) for r in requests]
+    wanted = [(key, p.pair_id) for key, p in zip(keys, pairs)]
+    make = _RecordMaker(backend, fingerprint, settings)
+    with Store(store_path) as store:
+        have = store.get(wanted)
+        completed = store.completed(keys)
+        # A key completed for another pair (same captions) answers this pair too.
+        store.put(
+            make.copy(completed[key], request)
+            for key, request in zip(keys, requests)
+            if key in completed and getattr(have.get((key, request.pair.pair_id)), "status", None) != "ok"
+        )
+        reused = sum(key in completed for key in keys)
+        todo: dict[str, list[int]] = {}
+        for index, key in enumerate(keys):
+            if key not in completed:
+                todo.setdefault(key, []).append(index)
+        send: list[tuple[str, list[int]]] = []
+        for key, indices in todo.items():
+            request = requests[indices[0]]
+            problem = prompt_problem(request.prompt, request.pair.caption_a, request.pair.caption_b, settings.prompt.max_chars)
+            if problem:
+                store.put(make.record(requests[i], key, Outcome(error=problem)) for i in indices)
+            else:
+                send.append((key, indices))
+        failed_now = 0
+        with tqdm(total=len(send), disable=not progress, unit="prompt", desc=f"{backend.name} {backend.model}",
+                  file=sys.stderr, dynamic_ncols=True) as bar:
+            for position, outcome in backend.generate([requests[indices[0]] for _, indices in send]):
+                key, indices = send[position]
+                records = [make.record(requests[i], key, outcome) for i in indices]
+                store.put(records)
+                failed_now += records[0].status == "failed"
+                bar.update(1)
+                if failed_now:
+                    bar.set_postfix(failed=failed_now, refresh=False)
+        final = store.get(wanted)
+        records = [final[kp] for kp in wanted]
+        # Records reused from earlier runs get the current filter's verdict.
+        rejudged = [make.judged(r) for r in records]
+        store.set_verdicts(r for r, old in zip(rejudged, records) if r != old)
+    return GenerationResult(
+        rejudged,
+        generated=sum(len(indices) for indices in todo.values()),
+        reused=reused,
+        failed=sum(r.status == "failed" for r in rejudged),
+        seconds=time.perf_counter() - started,
+    )
+
+
+class _RecordMaker:
+    """Builds records for one run: provenance, output checks and the filter's verdict."""
+
+    def __init__(self, backend: Backend, fingerprint: str, settings: GenerationSettings):
+        self.backend, self.fingerprint = backend, fingerprint
+        self.provenance = backend.provenance()
+        self.filter: FilterSettings = settings.filter
+        self.max_output_chars = settings.max_output_chars
+
+    def record(self, request: Request, key: str, outcome: Outcome) -> GenerationRecord:
+        pair, raw, error = request.pair, outcome.text, outcome.error
+        if error is None:
+            error = _output_problem(raw, self.max_output_chars)
+        if raw is not None:
+            raw = _storable(raw[:self.max_output_chars])
+        record = GenerationRecord(
+            key=key, pair_id=pair.pair_id, id_a=pair.id_a, id_b=pair.id_b, caption_a=_storable(pair.caption_a),
+            caption_b=_storable(pair.caption_b), prompt=_storable(prompt_text(request.prompt)), backend=self.backend.name,
+            model=self.backend.model, settings=self.provenance, settings_hash=self.fingerprint,
+            status="failed" if error else "ok", reason=error, raw=raw, cleaned=None, kept=None, rule=None,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        return self.judged(record)
+
+    def copy(self, done: GenerationRecord, request: Request) -> GenerationRecord:
+        """The completed output of another pair with the same key, as this pair's record."""
+        pair = request.pair
+        return replace(done, pair_id=pair.pair_id, id_a=pair.id_a, id_b=pair.id_b, caption_a=pair.caption_a,
+                       caption_b=pair.caption_b, prompt=prompt_text(request.prompt), attempts=0)
+
+    def judged(self, record: GenerationRecord) -> GenerationRecord:
+        if record.status != "ok":
+            return replace(record, cleaned=None, kept=None, rule=None)
+        verdict, _ = judge(record.raw, self.filter)
+        return replace(record, cleaned=verdict.cleaned, kept=verdict.kept, rule=verdict.rule)
+
+
+def _storable(text: str) -> str:
+    """Text that SQLite and JSON can hold: characters UTF-8 cannot encode (lone surrogates) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _output_problem(text: str | None, max_chars: int) -> str | None:
+    if text is None or not text.strip():
+        return "empty output"
+    if len(text) > max_chars:
+        return f"output too long ({len(text)} characters > max_output_chars {max_chars})"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"output is not valid UTF-8 text ({e.reason} at character {e.start})"
+    return None

@@ -1,0 +1,305 @@
+"""Agreement with the ground truth: does a sentence about the ordered world pair (a, b) name an
+attribute that really differs, and say it the right way round?
+
+A keyword scorer. It splits the sentence into clauses (at commas, "while", "whereas", "but",
+"than", "instead of", ...), finds which image each clause talks about ("the first image", "image 2",
+"the former picture", ...), and reads two kinds of claims:
+- values: a shape, colour, size word (small/medium/large), count (one..four) or position word
+  (left, top, centre, ...) said of an image. Right if it holds for that image and not the other;
+  swapped if it holds for the other and not that one; false if it holds for neither.
+- comparatives: "bigger", "fewer", "further to the left", "higher", ... said of an image. Right if
+  that image is visibly bigger (x1.25), has more objects, sits further left by the world's margin;
+  swapped if the other image does; false if neither.
+A clause naming no image inherits the previous clause's image, or the other image after a contrast
+("rather than red", "not blue", "than in image 2"). Where the sentence names no image at all, values
+are given to the images in order of mention (restating both captions in order counts as right).
+
+It cannot judge: words outside its lists ("crimson", "ball", "enormous"), negation beyond a leading
+"not", objects other than the scene's group, comparisons between captions' objects ("the circles
+are larger than the squares") when no image is named, or a sentence that is right for a reason
+other than the one it gives. It was checked on hand-written sentences and on the world's own
+difference sentences in both phrasing pools (tests/test_generate_scoring.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..world.scene import ATTRIBUTES, COLOURS, POSITION_MARGIN, SHAPES, SIZE_RATIO_MARGIN, Scene, differing_attributes, plural
+
+if TYPE_CHECKING:
+    from .pairs import PairRecord
+    from .store import GenerationRecord
+
+FIRST, SECOND = 0, 1
+
+_NOUN = r"(?:\s+(?:image|picture|photo|scene|one))?"
+_REFS = (
+    (FIRST, re.compile(rf"\b(?:first|former|1st){_NOUN}\b|\b(?:image|picture|photo|scene)\s+(?:1|one|a)\b")),
+    (SECOND, re.compile(rf"\b(?:second|latter|2nd){_NOUN}\b|\b(?:image|picture|photo|scene)\s+(?:2|two|b)\b")),
+)
+# Clause boundaries; the ones in _CONTRAST start a clause about the other image.
+_SPLIT = re.compile(
+    r"[,;:]|\.(?:\s|$)|\b(?:while|whereas|but|where|and|than|instead of|in place of|rather than|as opposed to|unlike|"
+    r"compared (?:with|to)|relative to|not|whilst|however)\b"
+)
+_CONTRAST = ("than", "instead of", "in place of", "rather than", "as opposed to", "not")
+
+
+def _words(*words: str) -> str:
+    return r"\b(?:" + "|".join(words) + r")\b"
+
+
+# (attribute, kind, value, pattern), most specific first: a span matched once is not matched again,
+# so "more to the left" is a position, not a count.
+_POSITION_CMP = {
+    "left": _words(r"(?:further|farther|more|positioned more|shifted)(?: to(?:ward)?s? the)? left(?:ward)?", r"nearer the left edge", r"shifted leftward", r"to the left of"),
+    "right": _words(r"(?:further|farther|more|positioned more|shifted)(?: to(?:ward)?s? the)? right(?:ward)?", r"nearer the right edge", r"shifted rightward", r"to the right of"),
+    "up": _words(r"higher(?: up)?", r"further up", r"farther up", r"(?:positioned )?more toward the top", r"shifted upward", r"nearer the top edge", r"above"),
+    "down": _words(r"lower(?: down)?(?!\s*(?:-|left|right|part|half|edge|corner|side))", r"further down", r"farther down", r"(?:positioned )?more toward the bottom", r"shifted downward", r"nearer the bottom edge", r"below"),
+}
+_SIZE_CMP = {
+    "+": _words(r"larger", r"bigger", r"more sizeable", r"bulkier", r"heftier", r"greater in size"),
+    "-": _words(r"smaller", r"tinier", r"more diminutive", r"less bulky", r"littler"),
+}
+_COUNT_PHRASES = {
+    "+": _words(r"a greater number of", r"more numerous", r"a larger number of", r"a higher number of"),
+    "-": _words(r"a lower number of", r"less numerous", r"a smaller number of"),
+}
+_COUNT_CMP = {"+": _words(r"more"), "-": _words(r"fewer", r"less")}
+_SIZE_VALUES = {
+    "small": _words("small", "little", "tiny", "smallish"),
+    "medium": _words("medium", "medium-sized", "mid-sized", "moderately sized"),
+    "large": _words("large", "big", "sizeable", "hefty", "huge"),
+}
+_OBJECT_NOUNS = "|".join([*SHAPES, *map(plural, SHAPES), r"objects?", r"shapes?", r"figures?", r"items?", r"things?"])
+# "one" counts only shortly before an object noun, and not as a pronoun ("one finds", "one of them").
+_PRONOUN_VERBS = "finds?|sees?|notices?|can|could|would|may|might|is|has|of|another"
+_COUNT_VALUES = {
+    1: rf"\b(?:one(?!\s+(?:{_PRONOUN_VERBS})\b)(?=(?:\s+[\w-]+){{0,2}}?\s+(?:{_OBJECT_NOUNS})\b)|single|lone|1)\b",
+    2: _words("two", "pair of", "couple of", "2"),
+    3: _words("three", "trio", "3"),
+    4: _words("four", "quartet", "4"),
+}
+_POSITION_VALUES = {
+    "left": _words("left"),
+    "right": _words("right"),
+    "top": _words("top", "upper"),
+    "bottom": _words("bottom", "lower"),
+    "centre": _words("centre", "center", "middle", "central"),
+}
+_MENTIONS = {
+    "shape": _words("shapes?"),
+    "colour": _words("colou?rs?", "colou?red", "hues?"),
+    "size": _words("sizes?", "sized"),
+    "count": _words("number", "count", "many", "quantity"),
+    "position": _words("positions?", "positioned", "locations?", "located", "placement", "placed"),
+}
+_PATTERNS: list[tuple[str, str, Any, re.Pattern]] = [
+    *(("count", "cmp", d, re.compile(p)) for d, p in _COUNT_PHRASES.items()),
+    *(("position", "cmp", d, re.compile(p)) for d, p in _POSITION_CMP.items()),
+    *(("size", "cmp", d, re.compile(p)) for d, p in _SIZE_CMP.items()),
+    *(("count", "cmp", d, re.compile(p)) for d, p in _COUNT_CMP.items()),
+    *(("shape", "value", s, re.compile(_words(s, plural(s)))) for s in SHAPES),
+    *(("colour", "value", c, re.compile(_words(c))) for c in COLOURS),
+    *(("size", "value", v, re.compile(p)) for v, p in _SIZE_VALUES.items()),
+    *(("count", "value", v, re.compile(p)) for v, p in _COUNT_VALUES.items()),
+    *(("position", "value", v, re.compile(p)) for v, p in _POSITION_VALUES.items()),
+    *((a, "mention", None, re.compile(p)) for a, p in _MENTIONS.items()),
+]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Something the sentence says: a value or comparative of one attribute, about one image (or None)."""
+
+    attribute: str
+    kind: str  # "value", "cmp" or "mention"
+    value: Any
+    image: int | None
+    start: int
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The verdict on one sentence: "correct" (a real difference the right way round, nothing false),
+    "wrong-direction" (a difference the wrong way round), "false" (a claim true of neither image or
+    a difference that is not there), "unjudged" (attributes named but nothing to check, e.g. "they
+    differ in colour"), or "no-attribute"."""
+
+    verdict: str
+    named: tuple[str, ...]  # attributes the sentence names, in ATTRIBUTES order
+    names_difference: bool  # it names at least one attribute that really differs
+    right: int
+    swapped: int
+    false: int
+
+
+def _claims(text: str) -> list[Claim]:
+    text = text.lower()
+    # Clause spans and the image each one is about.
+    bounds = [0, *sorted({m.start() for m in _SPLIT.finditer(text)}), len(text)]
+    ref_matches = [(m, image) for image, pattern in _REFS for m in pattern.finditer(text)]
+    refs = [(m.start(), image) for m, image in ref_matches]
+    clause_image: list[tuple[int, int, int | None]] = []
+    previous: int | None = None
+    for start, end in zip(bounds, bounds[1:]):
+        inside = sorted(r for r in refs if start <= r[0] < end)
+        if inside:
+            image = inside[-1][1]
+        elif previous is not None and text[start:end].lstrip(",;: ").startswith(_CONTRAST):
+            image = 1 - previous
+        else:
+            image = previous
+        clause_image.append((start, end, image))
+        previous = image
+    taken = [False] * len(text)
+    for m, _ in ref_matches:  # "image one" names an image, not a count
+        taken[m.start():m.end()] = [True] * (m.end() - m.start())
+    claims = []
+    for attribute, kind, value, pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            if any(taken[m.start():m.end()]):
+                continue
+            taken[m.start():m.end()] = [True] * (m.end() - m.start())
+            claims.append(Claim(attribute, kind, value, _image_at(m.start(), clause_image, refs), m.start()))
+    claims.sort(key=lambda c: c.start)
+    if not refs:  # no image named: values go to the images in order of mention
+        claims = _by_order(claims)
+    return claims
+
+
+def _image_at(position: int, clauses: list[tuple[int, int, int | None]], refs: list[tuple[int, int]]) -> int | None:
+    start, end, image = next(c for c in clauses if c[0] <= position < c[1])
+    inside = {img for pos, img in refs if start <= pos < end}
+    if len(inside) > 1:  # both images in one clause: the nearer name
+        return min((abs(pos - position), img) for pos, img in refs if start <= pos < end)[1]
+    return image
+
+
+def _by_order(claims: list[Claim]) -> list[Claim]:
+    first_value: dict[str, Any] = {}
+    result = []
+    for claim in claims:
+        if claim.kind != "value":
+            result.append(claim)
+            continue
+        seen = first_value.setdefault(claim.attribute, claim.value)
+        image = FIRST if claim.value == seen else SECOND
+        result.append(Claim(claim.attribute, claim.kind, claim.value, image, claim.start))
+    return result
+
+
+def _holds(scene: Scene, attribute: str, value: Any) -> bool:
+    if attribute == "size":
+        return scene.size_bin == value
+    if attribute == "position":
+        vertical, horizontal = scene.region
+        return value == horizontal or value == vertical or (value == "centre" and scene.region == ("middle", "centre"))
+    return getattr(scene, attribute) == value
+
+
+def _compares(subject: Scene, other: Scene, attribute: str, direction: str) -> bool:
+    """Whether the subject is visibly more/less (or further in `direction`) than the other."""
+    if attribute == "size":
+        big, small = (subject, other) if direction == "+" else (other, subject)
+        return big.size >= SIZE_RATIO_MARGIN * small.size
+    if attribute == "count":
+        return subject.count > other.count if direction == "+" else subject.count < other.count
+    delta = {"left": other.x - subject.x, "right": subject.x - other.x, "up": other.y - subject.y, "down": subject.y - other.y}
+    return delta[direction] >= POSITION_MARGIN
+
+
+_OPPOSITE = {"+": "-", "-": "+", "left": "right", "right": "left", "up": "down", "down": "up"}
+
+
+def judge_sentence(text: str, a: Scene, b: Scene) -> Judgement:
+    """How `text`, said of the ordered pair (first a, second b), agrees with the ground truth."""
+    differing = set(differing_attributes(a, b))
+    claims = _claims(text)
+    named = tuple(attr for attr in ATTRIBUTES if any(c.attribute == attr for c in claims))
+    right = swapped = false = 0
+    for claim in claims:
+        if claim.image is None or claim.kind == "mention":
+            continue
+        own, other = (a, b) if claim.image == FIRST else (b, a)
+        if claim.kind == "value":
+            here, there = _holds(own, claim.attribute, claim.value), _holds(other, claim.attribute, claim.value)
+            if here and not there:
+                right += claim.attribute in differing  # a true value that is no visible difference says nothing
+            elif there and not here:
+                swapped += 1
+            elif not here:
+                false += 1
+        elif _compares(own, other, claim.attribute, claim.value):
+            right += 1
+        elif _compares(own, other, claim.attribute, _OPPOSITE[claim.value]):
+            swapped += 1
+        else:
+            false += 1
+    if not named:
+        verdict = "no-attribute"
+    elif swapped:
+        verdict = "wrong-direction"
+    elif false:
+        verdict = "false"
+    elif right:
+        verdict = "correct"
+    else:
+        verdict = "unjudged"
+    return Judgement(verdict, named, bool(differing & set(named)), right, swapped, false)
+
+
+@dataclass
+class AgreementReport:
+    """Agreement of a set of sentences with the ground truth: how many name a real difference, how
+    many are correct, the verdict counts, and the share correct by the attribute that differs (for
+    pairs differing in exactly one attribute)."""
+
+    total: int = 0
+    names_difference: int = 0
+    correct: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    correct_by_attribute: dict[str, tuple[int, int]] = field(default_factory=dict)  # attribute -> (correct, pairs)
+
+    def lines(self) -> list[str]:
+        n = max(self.total, 1)
+        out = [
+            f"agreement on {self.total} sentences: names a real difference {self.names_difference / n:.1%}, "
+            f"correct (right attribute, right way round) {self.correct / n:.1%}",
+            "  verdicts: " + ", ".join(f"{k} {v}" for k, v in self.verdicts.items()),
+        ]
+        if self.correct_by_attribute:
+            out.append("  correct by the attribute that differs: " + ", ".join(
+                f"{a} {c}/{t}" for a, (c, t) in self.correct_by_attribute.items()))
+        return out
+
+
+def agreement(records: Sequence[GenerationRecord], pairs: Sequence[PairRecord], text: str = "cleaned") -> AgreementReport:
+    """Score each completed record's `text` field ("cleaned" or "raw") against its world pair."""
+    by_id = {p.pair_id: p for p in pairs}
+    report = AgreementReport()
+    verdicts: Counter[str] = Counter()
+    by_attribute: dict[str, list[int]] = {}
+    for record in records:
+        sentence = getattr(record, text)
+        if record.status != "ok" or sentence is None:
+            continue
+        a, b = by_id[record.pair_id].scenes()
+        judgement = judge_sentence(sentence, a, b)
+        report.total += 1
+        report.names_difference += judgement.names_difference
+        report.correct += judgement.verdict == "correct"
+        verdicts[judgement.verdict] += 1
+        differing = differing_attributes(a, b)
+        if len(differing) == 1:
+            tally = by_attribute.setdefault(differing[0], [0, 0])
+            tally[0] += judgement.verdict == "correct"
+            tally[1] += 1
+    report.verdicts = dict(verdicts.most_common())
+    report.correct_by_attribute = {a: tuple(by_attribute[a]) for a in ATTRIBUTES if a in by_attribute}
+    return report
