@@ -7,11 +7,14 @@ disjoint "eval" pool, so a model cannot pass by memorising wording.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .config import EvalSettings, PairSettings
+from .datasets.comparatives import gather_comparatives
+from .datasets.templates import STANDARD_TEMPLATES
 from .world.phrasing import caption, class_phrase, difference_sentence, difference_sentences, ZERO_SHOT_TEMPLATES
 from .world.render import render_batch
 from .world.scene import (
@@ -112,25 +115,93 @@ def _pool_pairs(sample: list[Scene], max_differences: int, rng: np.random.Genera
 
 @dataclass
 class ZeroShotTask:
+    """Single-object scenes labelled with one attribute's value (shape or colour).
+
+    prompts[c]: class c's name filled into each zero-shot template. comparative_first/second/texts:
+    the world oracle's comparative sentences for every ordered pair of classes (a, c), each saying how
+    a scene of class a differs from the same scene of class c (for comparative prompting)."""
+
     image_index: np.ndarray
     labels: np.ndarray
     class_names: tuple[str, ...]
-    class_texts: tuple[str, ...]  # what the templates are filled with
+    prompts: tuple[tuple[str, ...], ...]
+    comparative_first: np.ndarray
+    comparative_second: np.ndarray
+    comparative_texts: list[str]
+
+
+@dataclass
+class RankingTask:
+    """Scenes to order by one numeric attribute, and the texts that give the direction to order along.
+
+    comparatives: sentences about pairs (first has more of the attribute than second), in eval
+    wording; their mean embedding points from less to more. more_prompts / less_prompts: "a large
+    object" / "a small object" (and the like) in each zero-shot template."""
+
+    image_index: np.ndarray
+    values: np.ndarray
+    comparatives: list[str]
+    more_prompts: tuple[str, ...]
+    less_prompts: tuple[str, ...]
 
 
 @dataclass
 class HeldoutSet:
-    """All held-out images in one array (embedded once) and the items of each metric over them."""
+    """All held-out images in one array (embedded once) and the items of each metric over them.
 
+    Difference items: ordered pairs (diff_a[i], diff_b[i]) with a sentence saying how a differs from
+    b; the two orders of minimal pair diff_pair[i] are consecutive items. diff_candidates[i]: the K
+    candidate sentences (indices into diff_texts) of the K-way choice, the true one first, then the
+    reversed-direction sentence (the same pair's other order), then one sentence of each other
+    attribute, borrowed from another item (false here: this pair differs in one attribute only).
+    Analogies use the zero-shot images as their gallery; analogy_labels[task][g] is gallery image g's
+    class in that zero-shot task, and analogy_sources[task] the gallery positions of that task's own
+    images, whose class in the task the analogies change."""
+
+    settings: EvalSettings
     images: np.ndarray
     diff_a: np.ndarray
     diff_b: np.ndarray
     diff_texts: list[str]
     diff_attributes: list[str]
+    diff_pair: np.ndarray
+    diff_candidates: np.ndarray
     zero_shot: dict[str, ZeroShotTask]
     caption_index: np.ndarray
     captions: list[str]
-    templates: tuple[str, ...] = field(default_factory=lambda: ZERO_SHOT_TEMPLATES["eval"])
+    ranking: dict[str, RankingTask]
+    analogy_index: np.ndarray
+    analogy_labels: dict[str, np.ndarray]
+    analogy_sources: dict[str, np.ndarray]
+
+    def text_groups(self) -> dict[str, list[str]]:
+        """Every text the evaluation embeds, by group name, so one encoder call serves all metrics."""
+        groups = {"differences": self.diff_texts, "captions": self.captions}
+        for name, task in self.zero_shot.items():
+            groups[f"prompts/{name}"] = [p for prompts in task.prompts for p in prompts]
+            groups[f"comparatives/{name}"] = task.comparative_texts
+        for name, task in self.ranking.items():
+            groups[f"ranking/{name}/comparatives"] = task.comparatives
+            groups[f"ranking/{name}/more"] = list(task.more_prompts)
+            groups[f"ranking/{name}/less"] = list(task.less_prompts)
+        return groups
+
+
+# Ranked attribute -> (world attribute a sentence names, phrase of "more", phrase of "less")
+RANKED_ATTRIBUTES = {
+    "size": ("size", class_phrase("size", "large"), class_phrase("size", "small")),
+    "count": ("count", class_phrase("count", 4), class_phrase("count", 1)),
+    "x": ("position", class_phrase("position", "on the right"), class_phrase("position", "on the left")),
+}
+RANKING_SENTENCES = 8  # comparative sentences averaged into one ranking direction
+
+
+def zero_shot_prompts(templates: str, phrase: str) -> tuple[str, ...]:
+    """A class phrase ('an orange object') in each template of a set: the world's held-out templates
+    take the article; CLIP's ImageNet templates and the paper's supply their own ('a photo of a {}.')."""
+    if templates == "world":
+        return tuple(t.format(phrase) for t in ZERO_SHOT_TEMPLATES["eval"])
+    return tuple(t.format(re.sub(r"^an? ", "", phrase)) for t in STANDARD_TEMPLATES[templates])
 
 
 def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
@@ -161,20 +232,101 @@ def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
                 wanted[value] -= 1
                 index.append(len(scenes)), labels.append(class_names.index(value))
                 scenes.append(scene)
-        phrases = tuple(class_phrase(task, name) for name in class_names)
-        zero_shot[task] = ZeroShotTask(np.array(index), np.array(labels), class_names, phrases)
+        zero_shot[task] = (np.array(index), np.array(labels))
 
     caption_scenes = [sample_scene(rng, world) for _ in range(settings.caption_scenes)]
     caption_index = np.arange(len(scenes), len(scenes) + len(caption_scenes))
     captions = [caption(s, rng, "eval") for s in caption_scenes]
     scenes += caption_scenes
+
+    # Everything below draws from its own generators, so the scenes above (and every number measured
+    # on them before these metrics existed) stay the same.
+    comparative_rng, ranking_rng, choice_rng = (np.random.default_rng([settings.seed, k]) for k in (1, 2, 3))
+    tasks = {}
+    for task, (index, labels) in zero_shot.items():
+        class_names = ZERO_SHOT_TASKS[task]
+        prompts = tuple(zero_shot_prompts(settings.templates, class_phrase(task, name)) for name in class_names)
+        pairs = [(a, c) for a in range(len(class_names)) for c in range(len(class_names)) if a != c]
+        writer = _oracle_comparatives(task, settings.comparatives_per_pair, single, comparative_rng)
+        first, second, comparative_texts = gather_comparatives(class_names, pairs, writer)
+        tasks[task] = ZeroShotTask(index, labels, class_names, prompts, np.array(first), np.array(second), comparative_texts)
+    ranking = {
+        name: RankingTask(
+            image_index=caption_index,
+            values=np.array([getattr(s, name) for s in caption_scenes], dtype=np.float64),
+            comparatives=[_ranking_sentence(name, ranking_rng, world) for _ in range(RANKING_SENTENCES)],
+            more_prompts=zero_shot_prompts(settings.templates, more),
+            less_prompts=zero_shot_prompts(settings.templates, less),
+        )
+        for name, (_, more, less) in RANKED_ATTRIBUTES.items()
+    }
+    gallery = np.concatenate([index for index, _ in zero_shot.values()])
+    task_ends = np.cumsum([len(index) for index, _ in zero_shot.values()])
+    sources = {task: np.arange(end - len(index), end) for (task, (index, _)), end in zip(zero_shot.items(), task_ends)}
+    analogy_labels = {
+        task: np.array([class_names.index(scenes[i].attributes()[task]) for i in gallery])
+        for task, class_names in ZERO_SHOT_TASKS.items()
+    }
     return HeldoutSet(
+        settings=settings,
         images=render_batch(scenes, world.image_size),
         diff_a=np.array(diff_a),
         diff_b=np.array(diff_b),
         diff_texts=texts,
         diff_attributes=attrs,
-        zero_shot=zero_shot,
+        diff_pair=np.arange(len(texts)) // 2,
+        diff_candidates=_choice_candidates(attrs, choice_rng),
+        zero_shot=tasks,
         caption_index=caption_index,
         captions=captions,
+        ranking=ranking,
+        analogy_index=gallery,
+        analogy_labels=analogy_labels,
+        analogy_sources=sources,
     )
+
+
+def _choice_candidates(attributes: list[str], rng: np.random.Generator) -> np.ndarray:
+    """(items, K) candidate sentences per item: itself, its reversed order (items come in order pairs
+    2k, 2k + 1), then a random item of each other attribute, in ATTRIBUTES order."""
+    by_attribute = {a: np.flatnonzero(np.array(attributes) == a) for a in ATTRIBUTES}
+    rows = []
+    for i, attribute in enumerate(attributes):
+        others = [int(rng.choice(by_attribute[a])) for a in ATTRIBUTES if a != attribute and len(by_attribute[a])]
+        rows.append([i, i ^ 1, *others])
+    return np.array(rows)
+
+
+def _oracle_comparatives(task: str, per_pair: int, world: WorldConfig, rng: np.random.Generator):
+    """The world's comparative writer for a zero-shot task: (class a, class c) -> sentences (eval
+    wording) saying how a scene of class a differs from the same scene with class c."""
+
+    def with_value(scene: Scene, value: str) -> Scene:
+        if task == "colour":
+            return replace(scene, colour=value, rgb=COLOURS[value])
+        return replace(scene, shape=value)
+
+    def write(first: str, second: str) -> list[str]:
+        sentences = []
+        for _ in range(per_pair):
+            scene = sample_scene(rng, world)
+            a, c = with_value(scene, first), with_value(scene, second)
+            sentences.append(next(d.text for d in difference_sentences(a, c, "eval", rng) if d.attribute == task))
+        return sentences
+
+    return write
+
+
+def _ranking_sentence(name: str, rng: np.random.Generator, world: WorldConfig) -> str:
+    """One eval-wording sentence about a pair whose first scene has more of `name` (larger size, more
+    objects, further right) than the second, and is otherwise the same."""
+    less = sample_scene(rng, world)
+    if name == "size":
+        more = replace(less, size=less.size * 1.5)
+    elif name == "count":
+        low, high = sorted(int(c) for c in rng.choice(np.arange(1, 5), size=2, replace=False))
+        less, more = replace(less, count=low), replace(less, count=high)
+    else:  # x: only the text is needed, so the shifted centre may leave the image
+        more = replace(less, x=less.x + 0.3)
+    attribute = RANKED_ATTRIBUTES[name][0]
+    return next(d.text for d in difference_sentences(more, less, "eval", rng) if d.attribute == attribute)
