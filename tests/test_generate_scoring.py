@@ -1,0 +1,95 @@
+"""The agreement scorer on hand-written sentences, and on the world's own difference sentences, which
+must score correct for the pair they describe and wrong-direction for the reversed pair."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from pcclip.generate.pairs import build_pairs
+from pcclip.generate.scoring import agreement, judge_sentence
+from pcclip.world.phrasing import difference_sentence, difference_sentences
+from pcclip.world.scene import ATTRIBUTES, Scene, WorldConfig, perturb, sample_scenes
+from test_generate_filters import record
+
+# Two small red circles on the left, vertically centred.
+A = Scene(shape="circle", colour="red", size=0.07, count=2, x=0.2, y=0.5, centres=((0.2, 0.4), (0.2, 0.6)),
+          rgb=(215, 35, 35), background=(140, 140, 140), rotation=0.0, noise=0.0, noise_seed=0)
+B = {
+    "colour": replace(A, colour="blue"),
+    "size": replace(A, size=0.14),
+    "count": replace(A, count=4),
+    "position": replace(A, x=0.8),
+    "shape": replace(A, shape="star"),
+}
+
+
+@pytest.mark.parametrize(
+    "attribute, sentence, verdict",
+    [
+        ("colour", "The first image shows red circles while the second shows blue ones.", "correct"),
+        ("colour", "The first image has blue circles, the second red ones.", "wrong-direction"),
+        ("colour", "The circles in image 1 are green.", "false"),
+        ("colour", "The two images differ in colour.", "unjudged"),
+        ("colour", "Red circles and blue circles.", "correct"),  # no image named: order of mention
+        ("colour", "It is a nice picture.", "no-attribute"),
+        ("colour", "The second image has squares instead of circles.", "false"),
+        ("size", "The circles in the second image are bigger.", "correct"),
+        ("size", "The first picture has larger circles than the second.", "wrong-direction"),
+        ("size", "Image 1 shows small circles where image 2 shows large ones.", "correct"),
+        ("count", "There are fewer circles in the first image.", "correct"),
+        ("count", "The second image contains more circles than the first.", "correct"),
+        ("count", "The first image has four circles and the second has two.", "wrong-direction"),
+        ("count", "One can see a greater number of circles in the latter picture.", "correct"),
+        ("position", "The circles in the first image are further to the left.", "correct"),
+        ("position", "In the second image the circles sit on the right, in the first on the left.", "correct"),
+        ("position", "The first image's circles are higher.", "false"),
+        ("shape", "The first image shows circles instead of stars.", "correct"),
+        ("shape", "Where image 2 has stars, image 1 has circles.", "correct"),
+        ("shape", "The former picture contains stars, the latter circles.", "wrong-direction"),
+    ],
+)
+def test_hand_written_sentences(attribute, sentence, verdict):
+    judgement = judge_sentence(sentence, A, B[attribute])
+    assert judgement.verdict == verdict
+    if verdict != "no-attribute":
+        assert attribute in judgement.named or verdict == "false"
+
+
+def test_names_difference_is_about_the_attribute_not_the_direction():
+    wrong_way = judge_sentence("The first picture has larger circles than the second.", A, B["size"])
+    assert wrong_way.names_difference and wrong_way.named == ("shape", "size")  # "circles" is named too
+    other = judge_sentence("The first image has more circles.", A, B["size"])
+    assert not other.names_difference and other.verdict == "false"
+
+
+@pytest.mark.parametrize("split", ["train", "eval"])
+def test_the_worlds_own_sentences_score_correct_and_reversed_wrong(split):
+    world, rng = WorldConfig(), np.random.default_rng(0)
+    verdicts, reversed_verdicts = [], []
+    for k, scene in enumerate(sample_scenes(150, 5, world)):
+        other = perturb(scene, ATTRIBUTES[k % 5], rng, world)
+        for d in difference_sentences(scene, other, split, rng):
+            verdicts.append(judge_sentence(d.text, scene, other).verdict)
+            reversed_verdicts.append(judge_sentence(d.text, other, scene).verdict)
+    assert set(verdicts) == {"correct"} and set(reversed_verdicts) == {"wrong-direction"}
+
+
+def test_multi_attribute_oracle_sentences_on_random_pairs_score_correct():
+    rng = np.random.default_rng(1)
+    scenes = sample_scenes(200, 6, WorldConfig())
+    sentences = [(difference_sentence(a, b, rng, "train", 2), a, b) for a, b in zip(scenes, scenes[1:])]
+    assert {judge_sentence(d.text, a, b).verdict for d, a, b in sentences if d} == {"correct"}
+
+
+def test_agreement_report_over_records():
+    items = [("a", "x", A.attributes()), ("b", "y", B["count"].attributes())]
+    pairs = build_pairs(items)  # a>b and b>a
+    good = replace(record("There are fewer circles in the first image."), pair_id="a>b")
+    wrong = replace(record("There are fewer circles in the first image."), pair_id="b>a")
+    failed = replace(record(None, status="failed"), pair_id="a>b")
+    report = agreement([good, wrong, failed], pairs, text="raw")
+    assert (report.total, report.names_difference, report.correct) == (2, 2, 1)
+    assert report.verdicts == {"correct": 1, "wrong-direction": 1}
+    assert report.correct_by_attribute == {"count": (1, 2)}
+    assert report.lines()[0].startswith("agreement on 2 sentences: names a real difference 100.0%, correct")
