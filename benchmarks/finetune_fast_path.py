@@ -12,11 +12,9 @@ import time
 import torch
 
 from pcclip.config import RunSettings
-from pcclip.data import oracle_pairs
-from pcclip.finetune import PairData, finetune_pc
+from pcclip.finetune import finetune_pc
 from pcclip.models import create_model
-from pcclip.world.render import render_batch
-from pcclip.world.scene import sample_scenes
+from pcclip.pipeline import Pipeline
 
 
 def main() -> None:
@@ -26,9 +24,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     settings = RunSettings()
-    scenes = sample_scenes(settings.pretrain.scenes, settings.pretrain.seed, settings.world)
-    pairs = oracle_pairs(scenes, settings.pairs, settings.world, seed=0)
-    data = PairData(render_batch(pairs.scenes, settings.world.image_size), pairs.pairs, pairs.sentences)
+    pipeline = Pipeline(settings, "runs/benchmark-fast-path", log=lambda _: None)
+    data = pipeline.training_data(pipeline.comparisons("run", settings.generator)[0], seed=0)
     times = {}
     for cached in (True, False):
         torch.manual_seed(0)

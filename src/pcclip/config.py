@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .generate.filters import FilterSettings
+from .generate.settings import GenerationSettings
 from .world.scene import WorldConfig
 
 
@@ -78,7 +80,10 @@ class PairSettings(Settings):
     max_differences: int = Field(
         2, ge=1, le=5, description="pool pairing: keep pairs differing in at most this many attributes (5: any)"
     )
-    attributes_per_sentence: int = Field(2, ge=1, le=5, description="differences named per oracle sentence (at most)")
+    train_fraction: float = Field(
+        0.8, gt=0, le=1, description="each finetuning seed trains on its own seeded sample of this share of the pool"
+    )
+    seed: int = Field(0, description="seed of the pool (shared by all finetuning seeds, so an LLM describes it once)")
 
 
 class FinetuneSettings(OptimSettings):
@@ -140,6 +145,11 @@ class RunSettings(Settings):
     model: ModelSettings = ModelSettings()
     pretrain: PretrainSettings = PretrainSettings()
     pairs: PairSettings = PairSettings()
+    generator: GenerationSettings = Field(
+        GenerationSettings(filter=FilterSettings(enabled=False)),
+        description="who writes the comparisons (default: the world's oracle; the paper's filter, made for LLM "
+        "answers, would drop its short sentences)",
+    )
     finetune: FinetuneSettings = FinetuneSettings()
     eval: EvalSettings = EvalSettings()
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1, description="finetuning seeds (pairs, phrasing, order)")

@@ -1,5 +1,5 @@
-"""The embedded default's data, drawn from the procedural world: captioned training scenes, ordered
-training pairs with oracle difference sentences, and the held-out evaluation set.
+"""The embedded default's data, drawn from the procedural world: captioned training scenes, the pool
+of ordered training pairs that a generator describes, and the held-out evaluation set.
 
 Training uses the world's "train" phrasing pool; evaluation uses new scenes (their own seed) and the
 disjoint "eval" pool, so a model cannot pass by memorising wording.
@@ -46,70 +46,53 @@ def training_scenes(world: WorldConfig, n: int, captions_per_scene: int, seed: i
     return CaptionedScenes(scenes, render_batch(scenes, world.image_size), captions)
 
 
-@dataclass
-class TrainPairs:
-    """Ordered pairs (a, b) of indices into `scenes`, each with a sentence saying how a differs from b."""
+def training_pair_pool(scenes: list[Scene], settings: PairSettings, world: WorldConfig) -> tuple[list["PairRecord"], dict[str, Scene]]:
+    """The pool of ordered training pairs a generator describes: settings.images scenes sampled
+    from `scenes`, paired as settings.pairing says; returns the pairs (ids, train-phrasing captions,
+    attributes) and the scene of every id in them.
 
-    scenes: list[Scene]
-    captions: list[str]  # captions[i] describes scenes[i] (train phrasing)
-    pairs: list[tuple[int, int]]
-    sentences: list[str]
-    attributes: list[str]
-
-
-def oracle_pairs(scenes: list[Scene], settings: PairSettings, world: WorldConfig, seed: int) -> TrainPairs:
-    """Sample settings.images of `scenes`, pair them as settings.pairing says, and let the
-    ground-truth oracle (train phrasing) describe each pair.
-
-    'pool' pairs random scenes with each other, as the paper pairs COCO images. Random scenes of the
+    'pool' pairs sampled scenes with each other, as the paper pairs COCO images. Random scenes of the
     world differ in ~4 of 5 attributes, and a sentence naming one or two of them explains little of
     the image difference (measured: see the README), so 'pool' keeps pairs that differ in at most
     settings.max_differences attributes. 'minimal' pairs each sampled scene with a perturbed copy
     that differs in one attribute, taking the attributes in turn so that each is equally trained.
     """
-    rng = np.random.default_rng([seed, 2])
-    sample = [scenes[i] for i in rng.choice(len(scenes), size=settings.images, replace=False)]
+    from .generate.pairs import PairRecord, pair_id  # generate imports data's world helpers lazily
+
+    rng = np.random.default_rng([settings.seed, 2])
+    sample = [(f"train-{i}", scenes[i]) for i in rng.choice(len(scenes), size=settings.images, replace=False)]
     if settings.pairing == "minimal":
         candidates = _minimal_pairs(sample, settings.pairs, world, rng)
     else:
         candidates = _pool_pairs(sample, settings.max_differences, rng)
-    result = TrainPairs([], [], [], [], [])
-    index: dict[int, int] = {}  # id(scene) -> position in result.scenes
-
-    def add(scene: Scene) -> int:
-        if id(scene) not in index:
-            index[id(scene)] = len(result.scenes)
-            result.scenes.append(scene)
-            result.captions.append(caption(scene, rng, "train"))
-        return index[id(scene)]
-
-    for a, b in candidates:
-        diff = difference_sentence(a, b, rng, "train", settings.attributes_per_sentence)
-        if diff is None:
-            continue
-        result.pairs.append((add(a), add(b)))
-        result.sentences.append(diff.text)
-        result.attributes.append(diff.attribute)
-        if len(result.pairs) == settings.pairs:
+    by_id: dict[str, Scene] = {}
+    captions: dict[str, str] = {}
+    pairs = []
+    for (id_a, a), (id_b, b) in candidates:
+        for image_id, scene in ((id_a, a), (id_b, b)):
+            if image_id not in by_id:
+                by_id[image_id], captions[image_id] = scene, caption(scene, rng, "train")
+        pairs.append(PairRecord(pair_id(id_a, id_b), id_a, id_b, captions[id_a], captions[id_b], a.attributes(), b.attributes()))
+        if len(pairs) == settings.pairs:
             break
-    return result
+    return pairs, by_id
 
 
-def _minimal_pairs(sample: list[Scene], n_pairs: int, world: WorldConfig, rng: np.random.Generator):
+def _minimal_pairs(sample: list[tuple[str, Scene]], n_pairs: int, world: WorldConfig, rng: np.random.Generator):
     for k in range(n_pairs):
-        a = sample[k % len(sample)]
-        b = perturb(a, ATTRIBUTES[k % len(ATTRIBUTES)], rng, world)
-        yield (a, b) if rng.random() < 0.5 else (b, a)
+        image_id, a = sample[k % len(sample)]
+        b = (f"{image_id}~{k}", perturb(a, ATTRIBUTES[k % len(ATTRIBUTES)], rng, world))
+        yield ((image_id, a), b) if rng.random() < 0.5 else (b, (image_id, a))
 
 
-def _pool_pairs(sample: list[Scene], max_differences: int, rng: np.random.Generator):
+def _pool_pairs(sample: list[tuple[str, Scene]], max_differences: int, rng: np.random.Generator):
     seen: set[tuple[int, int]] = set()
     while len(seen) < len(sample) * (len(sample) - 1):
         i, j = (int(x) for x in rng.choice(len(sample), size=2, replace=False))
         if (i, j) in seen:
             continue
         seen.add((i, j))
-        if len(differing_attributes(sample[i], sample[j])) <= max_differences:
+        if 1 <= len(differing_attributes(sample[i][1], sample[j][1])) <= max_differences:
             yield sample[i], sample[j]
 
 

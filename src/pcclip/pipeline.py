@@ -1,8 +1,9 @@
-"""The end-to-end run: world -> base CLIP -> oracle pairs -> PC-CLIP finetune (per seed) -> evaluation
-of the base model and each finetuned one, with every stage cached by the hash of its settings.
+"""The stages of a PC-CLIP experiment, each cached by the hash of its settings, shared by `pcclip run`
+(one generator, one encoder choice, several seeds) and `pcclip study` (a grid of them).
 
-A warm rerun loads the cached evaluations and only prints the table; a run killed midway keeps every
-stage it finished.
+world -> base CLIP -> pool of training pairs -> comparisons (a generator) -> filter -> PC-CLIP
+finetune (per seed) -> evaluation. A warm rerun loads cached evaluations and trains nothing; a run
+killed midway keeps every stage it finished.
 """
 
 from __future__ import annotations
@@ -13,19 +14,21 @@ import statistics
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from functools import cache
+from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import __version__
 from .cache import default_cache_root, read_json, settings_hash, write_json
 from .checkpoint import save_checkpoint
-from .config import RunSettings
-from .data import heldout_set, oracle_pairs, training_scenes
+from .config import FinetuneSettings, RunSettings
+from .data import heldout_set, training_pair_pool, training_scenes
 from .encode import encode_images
 from .evaluate import evaluate
 from .finetune import PairData, finetune_pc, image_tower_trains, weight_average
+from .generate import GenerationSettings, apply_filter, generate
 from .models import create_model
 from .pretrain import pretrain_clip
 from .world.render import render_batch
@@ -41,7 +44,7 @@ def _file_identity(path: str | None) -> list | None:
 
 
 class StageTimes(dict):
-    """Seconds spent per stage in this run (stages served from the cache cost ~0)."""
+    """Seconds spent per stage in this process (stages served from the cache cost ~0)."""
 
     @contextmanager
     def __call__(self, stage: str):
@@ -50,99 +53,168 @@ class StageTimes(dict):
         self[stage] = self.get(stage, 0.0) + time.perf_counter() - start
 
 
-def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = print) -> dict:
-    """Run (or resume) the end-to-end job; writes output_dir/results.json and returns its content."""
-    torch.set_num_threads(settings.threads)
-    cache_root = Path(settings.cache_dir or default_cache_root())
-    times = StageTimes()
-    base_key = settings_hash(settings.world, settings.model, settings.pretrain, _file_identity(settings.model.pretrained), __version__)
-    base_path = cache_root / "checkpoints" / f"base-{settings.model.name}-{base_key}.safetensors"
+class Pipeline:
+    """The cached stages over one world, base model, pair pool and held-out set."""
 
-    def load_base():
-        if settings.model.pretrained:
-            return create_model(settings.model.name, settings.model.pretrained)
-        if base_path.is_file():
-            return create_model(settings.model.name, str(base_path))
-        with times("world"):
-            train = training_scenes(settings.world, settings.pretrain.scenes, settings.pretrain.captions_per_scene, settings.pretrain.seed)
-        with times("pretrain"):
-            torch.manual_seed(settings.pretrain.seed)  # the random initial weights come from the seed too
-            model, tokenizer = create_model(settings.model.name)
-            pretrain_clip(model, tokenizer, train.images, train.captions, settings.pretrain, state_path=base_path.with_suffix(".state.pt"), log_dir=Path(output_dir) / "tensorboard" / "pretrain")
-            save_checkpoint(model, base_path, settings.model.name, settings.model_dump(mode="json", include={"world", "model", "pretrain"}))
-        log(f"base model saved to {base_path}")
+    def __init__(self, settings: RunSettings, output_dir: Path, log: Callable[[str], None] = print):
+        torch.set_num_threads(settings.threads)
+        self.settings = settings
+        self.output_dir = Path(output_dir)
+        self.log = log
+        self.cache_root = Path(settings.cache_dir or default_cache_root())
+        self.times = StageTimes()
+        self.base_key = settings_hash(
+            settings.world, settings.model, settings.pretrain, _file_identity(settings.model.pretrained), __version__
+        )
+        self.base_path = self.cache_root / "checkpoints" / f"base-{settings.model.name}-{self.base_key}.safetensors"
+        self.pool_key = settings_hash(self.base_key, settings.pairs)
+
+    @cached_property
+    def base(self):
+        """(model, tokenizer): the user's checkpoint, the cached base model, or one pretrained now."""
+        s = self.settings
+        if s.model.pretrained:
+            return create_model(s.model.name, s.model.pretrained)
+        if self.base_path.is_file():
+            return create_model(s.model.name, str(self.base_path))
+        with self.times("world"):
+            train = training_scenes(s.world, s.pretrain.scenes, s.pretrain.captions_per_scene, s.pretrain.seed)
+        with self.times("pretrain"):
+            torch.manual_seed(s.pretrain.seed)  # the random initial weights come from the seed too
+            model, tokenizer = create_model(s.model.name)
+            pretrain_clip(
+                model, tokenizer, train.images, train.captions, s.pretrain,
+                state_path=self.base_path.with_suffix(".state.pt"), log_dir=self.output_dir / "tensorboard" / "pretrain",
+            )
+            save_checkpoint(model, self.base_path, s.model.name, s.model_dump(mode="json", include={"world", "model", "pretrain"}))
+        self.log(f"base model saved to {self.base_path}")
         return model, tokenizer
 
-    @cache
-    def base():
-        return load_base()
+    @cached_property
+    def heldout(self):
+        with self.times("heldout set"):
+            return heldout_set(self.settings.world, self.settings.eval)
 
-    @cache
-    def heldout():
-        with times("heldout set"):
-            return heldout_set(settings.world, settings.eval)
-
-    @cache
-    def heldout_image_embeddings():
+    @cached_property
+    def heldout_image_embeddings(self) -> torch.Tensor:
         # With the image tower frozen (the paper's setting) the base model's held-out image embeddings
         # serve every finetuned model too.
-        with times("evaluate"):
-            return encode_images(base()[0], heldout().images)
+        with self.times("evaluate"):
+            return encode_images(self.base[0], self.heldout.images)
 
-    eval_key_parts = (settings.world, settings.eval, __version__)
+    @cached_property
+    def pair_pool(self):
+        """(pairs, scene of each image id): the training pairs every generator describes."""
+        s = self.settings
+        with self.times("pairs"):
+            return training_pair_pool(sample_scenes(s.pretrain.scenes, s.pretrain.seed, s.world), s.pairs, s.world)
 
-    def evaluation(name: str, key: str, get_model, image_tower_changed: Callable[[torch.nn.Module], bool]) -> dict:
-        path = cache_root / "evaluations" / f"{name}-{settings_hash(key, *eval_key_parts)}.json"
+    def comparisons(self, generator: str, settings: GenerationSettings) -> tuple[dict[str, str], dict]:
+        """{pair id: kept sentence} written by `generator` for the pool, and a summary of the stage."""
+        pairs, _ = self.pair_pool
+        store = self.cache_root / "generations" / f"{generator}-{self.pool_key}.sqlite"
+        with self.times(f"generate {generator}"):
+            records = generate(pairs, settings, store, progress=True)
+        kept, report = apply_filter(records, settings.filter.enabled, settings.filter)
+        sentences = {r.pair_id: r.cleaned for r in kept}
+        summary = {
+            "pairs": len(pairs),
+            "failed": sum(r.status == "failed" for r in records),
+            "kept": len(kept),
+            "removed_by_rule": report.removed,
+            "mean_chars": statistics.fmean(len(t) for t in sentences.values()) if sentences else 0.0,
+        }
+        return sentences, summary
+
+    def training_data(self, sentences: dict[str, str], seed: int) -> PairData:
+        """The seed's share of the described pool, with images rendered and captions kept."""
+        pairs, scenes = self.pair_pool
+        described = [p for p in pairs if p.pair_id in sentences]
+        rng = np.random.default_rng([self.settings.pairs.seed, seed, 5])
+        n = max(1, round(self.settings.pairs.train_fraction * len(described)))
+        chosen = [described[i] for i in sorted(rng.choice(len(described), size=n, replace=False))]
+        ids = sorted({i for p in chosen for i in (p.id_a, p.id_b)})
+        row = {image_id: k for k, image_id in enumerate(ids)}
+        captions = {p.id_a: p.caption_a for p in chosen} | {p.id_b: p.caption_b for p in chosen}
+        return PairData(
+            images=render_batch([scenes[i] for i in ids], self.settings.world.image_size),
+            pairs=[(row[p.id_a], row[p.id_b]) for p in chosen],
+            sentences=[sentences[p.pair_id] for p in chosen],
+            captions=[captions[i] for i in ids],
+        )
+
+    def finetune_key(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int) -> str:
+        # Weight averaging is applied to a cached finetune, so a sweep over alpha trains nothing new.
+        return settings_hash(self.pool_key, generator, generation, finetune.model_dump(mode="json", exclude={"wise_alpha"}), seed)
+
+    def finetuned(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int):
+        """(model, tokenizer) finetuned on `generator`'s comparisons, from the cache when it is there."""
+        key = self.finetune_key(generator, generation, finetune, seed)
+        path = self.cache_root / "checkpoints" / f"pcclip-{self.settings.model.name}-{key}.safetensors"
+        if path.is_file():
+            model, tokenizer = create_model(self.settings.model.name, str(path))
+        else:
+            sentences, _ = self.comparisons(generator, generation)
+            data = self.training_data(sentences, seed)
+            base_model, tokenizer = self.base
+            model = copy.deepcopy(base_model)
+            with self.times("finetune"):
+                finetune_pc(
+                    model, tokenizer, data, finetune, seed,
+                    state_path=path.with_suffix(".state.pt"), log=self.log,
+                    log_dir=self.output_dir / "tensorboard" / f"{generator}-{finetune.trainable}-seed{seed}",
+                )
+                save_checkpoint(model, path, self.settings.model.name, {
+                    "base": self.base_key, "generator": generator, "seed": seed,
+                    "generation": generation.model_dump(mode="json"), "finetune": finetune.model_dump(mode="json"),
+                })
+        if finetune.wise_alpha < 1:
+            weight_average(model, self.base[0].state_dict(), finetune.wise_alpha)
+        return model, tokenizer
+
+    def evaluation(self, name: str, model_key: str, get_model, image_tower_changed: Callable[[torch.nn.Module], bool]) -> dict:
+        """Metrics of the model `get_model()` returns, cached under (model_key, held-out settings)."""
+        path = self.cache_root / "evaluations" / f"{name}-{settings_hash(model_key, self.settings.world, self.settings.eval, __version__)}.json"
         if path.is_file():
             return read_json(path)["metrics"]
         model, tokenizer = get_model()
-        with times("evaluate"):
-            images = None if image_tower_changed(model) else heldout_image_embeddings()
-            metrics = evaluate(model, tokenizer, heldout(), images)
-        write_json(path, {"model": name, "model_key": key, "settings": settings.model_dump(mode="json"), "metrics": metrics})
+        with self.times("evaluate"):
+            images = None if image_tower_changed(model) else self.heldout_image_embeddings
+            metrics = evaluate(model, tokenizer, self.heldout, images)
+        write_json(path, {"model": name, "model_key": model_key, "settings": self.settings.model_dump(mode="json"), "metrics": metrics})
         return metrics
 
-    results = {"base": evaluation("base", base_key, base, lambda model: False), "pc_clip": {}}
-    alpha = settings.finetune.wise_alpha
-    # Weight averaging is applied to a cached finetune, so a sweep over alpha trains nothing new.
-    finetune_key_settings = settings.finetune.model_dump(mode="json", exclude={"wise_alpha"})
-    for seed in settings.seeds:
-        ft_key = settings_hash(base_key, settings.pairs, finetune_key_settings, seed)
-        ft_path = cache_root / "checkpoints" / f"pcclip-{settings.model.name}-{ft_key}.safetensors"
+    def base_metrics(self) -> dict:
+        return self.evaluation("base", self.base_key, lambda: self.base, lambda model: False)
 
-        def finetuned(seed=seed, ft_path=ft_path):
-            if ft_path.is_file():
-                model, tokenizer = create_model(settings.model.name, str(ft_path))
-            else:
-                base_model, tokenizer = base()
-                model = copy.deepcopy(base_model)
-                with times("pairs"):
-                    scenes = sample_scenes(settings.pretrain.scenes, settings.pretrain.seed, settings.world)
-                    pairs = oracle_pairs(scenes, settings.pairs, settings.world, seed)
-                    data = PairData(render_batch(pairs.scenes, settings.world.image_size), pairs.pairs, pairs.sentences, pairs.captions)
-                with times("finetune"):
-                    finetune_pc(
-                        model, tokenizer, data, settings.finetune, seed,
-                        state_path=ft_path.with_suffix(".state.pt"), log=log,
-                        log_dir=Path(output_dir) / "tensorboard" / f"finetune-seed{seed}",
-                    )
-                    save_checkpoint(model, ft_path, settings.model.name, {"base": base_key, "seed": seed, **settings.model_dump(mode="json", include={"pairs", "finetune"})})
-            if alpha < 1:
-                weight_average(model, base()[0].state_dict(), alpha)
-            return model, tokenizer
-
-        results["pc_clip"][str(seed)] = evaluation(
-            f"pcclip-seed{seed}", settings_hash(ft_key, alpha), finetuned,
-            lambda model: image_tower_trains(model, settings.finetune),
+    def finetuned_metrics(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int) -> dict:
+        key = settings_hash(self.finetune_key(generator, generation, finetune, seed), finetune.wise_alpha)
+        return self.evaluation(
+            f"pcclip-{generator}-{finetune.trainable}-seed{seed}", key,
+            lambda: self.finetuned(generator, generation, finetune, seed),
+            lambda model: image_tower_trains(model, finetune),
         )
 
-    summary = {
-        "pcclip_version": __version__,
-        "settings": settings.model_dump(mode="json"),
-        "results": results,
-        "stage_seconds": {k: round(v, 2) for k, v in times.items()},
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    def manifest(self) -> dict:
+        return {
+            "pcclip_version": __version__,
+            "stage_seconds": {k: round(v, 2) for k, v in self.times.items()},
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+
+
+def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = print) -> dict:
+    """Base model vs PC-CLIP finetuned on settings.generator's comparisons, one finetune per seed;
+    writes output_dir/results.json and returns its content."""
+    pipeline = Pipeline(settings, output_dir, log)
+    results = {
+        "base": pipeline.base_metrics(),
+        "pc_clip": {
+            str(seed): pipeline.finetuned_metrics("run", settings.generator, settings.finetune, seed)
+            for seed in settings.seeds
+        },
     }
+    summary = {"settings": settings.model_dump(mode="json"), "results": results, **pipeline.manifest()}
     write_json(Path(output_dir) / "results.json", summary)
     return summary
 
