@@ -22,6 +22,21 @@ def _cmd_run(args: argparse.Namespace) -> None:
     print(f"results: {args.output / 'results.json'}")
 
 
+def _cmd_study(args: argparse.Namespace) -> None:
+    from .report import write_report
+    from .settings_io import load_settings
+    from .study import StudySettings, run_study
+
+    settings = load_settings(StudySettings, args.config, args.set)
+    output = args.output or Path("runs") / settings.name
+    study = run_study(settings, output)
+    md, page = write_report(study, output)
+    print(md.read_text().split("## Difference accuracy by attribute")[0])
+    times = ", ".join(f"{k} {v:.1f}s" for k, v in study["stage_seconds"].items()) or "all cached"
+    print(f"stage times: {times}; peak memory {study['peak_rss_mb']:.0f} MB")
+    print(f"report: {md} and {page}")
+
+
 def _cmd_models(args: argparse.Namespace) -> None:
     from .models import list_models, register_model_configs
 
@@ -40,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a setting, e.g. --set finetune.lr=1e-5 (repeatable)")
     run.add_argument("--output", type=Path, default=Path("runs/default"), help="where results.json goes")
     run.set_defaults(func=_cmd_run)
+
+    study = sub.add_parser("study", help="both ablations of the plan as one grid, with a report")
+    study.add_argument("config", type=Path, nargs="?", help="study TOML (default: the embedded default's plan)")
+    study.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a setting, e.g. --set run.seeds=[0,1] (repeatable)")
+    study.add_argument("--output", type=Path, help="where study.json and the report go (default: runs/<name>)")
+    study.set_defaults(func=_cmd_study)
 
     models = sub.add_parser("models", help="list model architectures")
     models.set_defaults(func=_cmd_models)

@@ -28,7 +28,7 @@ from .data import heldout_set, training_pair_pool, training_scenes
 from .encode import encode_images
 from .evaluate import evaluate
 from .finetune import PairData, finetune_pc, image_tower_trains, weight_average
-from .generate import GenerationSettings, apply_filter, generate
+from .generate import GenerationSettings, agreement, apply_filter, generate
 from .models import create_model
 from .pretrain import pretrain_clip
 from .world.render import render_batch
@@ -68,6 +68,7 @@ class Pipeline:
         )
         self.base_path = self.cache_root / "checkpoints" / f"base-{settings.model.name}-{self.base_key}.safetensors"
         self.pool_key = settings_hash(self.base_key, settings.pairs)
+        self._comparisons: dict[str, tuple[dict[str, str], dict]] = {}
 
     @cached_property
     def base(self):
@@ -110,21 +111,30 @@ class Pipeline:
             return training_pair_pool(sample_scenes(s.pretrain.scenes, s.pretrain.seed, s.world), s.pairs, s.world)
 
     def comparisons(self, generator: str, settings: GenerationSettings) -> tuple[dict[str, str], dict]:
-        """{pair id: kept sentence} written by `generator` for the pool, and a summary of the stage."""
-        pairs, _ = self.pair_pool
-        store = self.cache_root / "generations" / f"{generator}-{self.pool_key}.sqlite"
-        with self.times(f"generate {generator}"):
-            records = generate(pairs, settings, store, progress=True)
-        kept, report = apply_filter(records, settings.filter.enabled, settings.filter)
-        sentences = {r.pair_id: r.cleaned for r in kept}
-        summary = {
-            "pairs": len(pairs),
-            "failed": sum(r.status == "failed" for r in records),
-            "kept": len(kept),
-            "removed_by_rule": report.removed,
-            "mean_chars": statistics.fmean(len(t) for t in sentences.values()) if sentences else 0.0,
-        }
-        return sentences, summary
+        """{pair id: kept sentence} written by `generator` for the pool, and a summary of the stage
+        (counts, the filter's removals per rule, mean length, agreement with the ground truth)."""
+        if generator not in self._comparisons:
+            pairs, _ = self.pair_pool
+            store = self.cache_root / "generations" / f"{generator}-{self.pool_key}.sqlite"
+            with self.times(f"generate {generator}"):
+                records = generate(pairs, settings, store, progress=True)
+            kept, report = apply_filter(records, settings.filter.enabled, settings.filter)
+            sentences = {r.pair_id: r.cleaned for r in kept}
+            truth = agreement(kept, pairs)
+            summary = {
+                "pairs": len(pairs),
+                "failed": sum(r.status == "failed" for r in records),
+                "kept": len(kept),
+                "removed_by_rule": report.removed,
+                "mean_chars": statistics.fmean(len(t) for t in sentences.values()) if sentences else 0.0,
+                "names_a_real_difference": truth.names_difference / max(truth.total, 1),
+                "correct": truth.correct / max(truth.total, 1),
+                "examples": [
+                    {"caption_a": r.caption_a, "caption_b": r.caption_b, "raw": r.raw, "kept": r.cleaned} for r in kept[:4]
+                ],
+            }
+            self._comparisons[generator] = sentences, summary
+        return self._comparisons[generator]
 
     def training_data(self, sentences: dict[str, str], seed: int) -> PairData:
         """The seed's share of the described pool, with images rendered and captions kept."""

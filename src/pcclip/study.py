@@ -1,0 +1,177 @@
+"""The study: both ablations of the plan as one grid over the cached pipeline stages.
+
+Ablation 1 (which LLM writes the comparisons) finetunes the reference encoder choice on each
+generator's comparisons; ablation 2 (which encoders train) finetunes each encoder choice on one
+generator's comparisons. Every (generator, encoder choice, seed) run shares the world, base model,
+pair pool and generations with the others, and its result is cached the moment it finishes, so an
+interrupted study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from scipy import stats
+from tqdm.auto import tqdm
+
+from .cache import write_json
+from .config import RunSettings, Settings
+from .errors import PcclipError
+from .generate import GenerationSettings
+from .generate.filters import FilterSettings
+from .pipeline import Pipeline
+
+HEADLINE_METRICS = {
+    "difference_accuracy": lambda m: m["difference_accuracy"],
+    "zero_shot_accuracy": lambda m: m["zero_shot_accuracy"],
+    "clipscore": lambda m: m["clipscore"],
+    "image_to_text_r1": lambda m: m["retrieval"]["image_to_text_r1"],
+}
+ATTRIBUTE_NAMES = ("shape", "colour", "size", "count", "position")
+
+
+def _default_generators() -> dict[str, GenerationSettings]:
+    no_filter = FilterSettings(enabled=False)  # the paper's filter (>= 60 chars) is made for LLM answers
+    return {
+        "oracle": GenerationSettings(filter=no_filter),
+        "rule": GenerationSettings.model_validate({"backend": {"backend": "rule"}, "filter": no_filter.model_dump()}),
+        "smollm2-135m": GenerationSettings.model_validate(
+            {"backend": {"backend": "hf", "model": "smollm2-135m"}, "prompt": {"style": "chat"}}
+        ),
+    }
+
+
+class ReferenceSettings(Settings):
+    """The paper's default configuration, the row every other row is compared with."""
+
+    generator: str = Field("smollm2-135m", description="generator standing in for the paper's LLaMA2-13B-chat")
+    trainable: str = Field("text-blocks", description="the paper's choice: only the text transformer's blocks")
+    why: str = Field(
+        "LLaMA2-13B-chat, the paper's LLM, is not available offline; SmolLM2-135M-Instruct is the only "
+        "instruction-tuned LLM shipped offline, so it stands in.",
+        description="stated in the report",
+    )
+
+
+class StudySettings(Settings):
+    """A study: shared run settings, the generators, and the two ablations."""
+
+    name: str = "study"
+    run: RunSettings = RunSettings()
+    generators: dict[str, GenerationSettings] = Field(default_factory=_default_generators)
+    llm_ablation: tuple[str, ...] = Field(("oracle", "rule", "smollm2-135m"), min_length=1, description="generator names")
+    encoder_ablation: tuple[str, ...] = Field(("text-blocks", "text", "image", "both"), min_length=1)
+    encoder_generator: str = Field(
+        "oracle", description="whose comparisons the encoder ablation trains on (the oracle: no LLM noise)"
+    )
+    reference: ReferenceSettings = ReferenceSettings()
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> "StudySettings":
+        known = set(self.generators)
+        for where, name in [("llm_ablation", n) for n in self.llm_ablation] + [
+            ("encoder_generator", self.encoder_generator), ("reference.generator", self.reference.generator)
+        ]:
+            if name not in known:
+                raise ValueError(f"{where}: unknown generator {name!r}; defined: {', '.join(sorted(known))}")
+        choices = {"text", "text-blocks", "image", "both"}
+        for name in (*self.encoder_ablation, self.reference.trainable):
+            if name not in choices:
+                raise ValueError(f"unknown encoder choice {name!r}; allowed: {', '.join(sorted(choices))}")
+        if self.reference.generator not in self.llm_ablation:
+            raise ValueError(f"reference.generator {self.reference.generator!r} must be one of llm_ablation")
+        if self.reference.trainable not in self.encoder_ablation:
+            raise ValueError(f"reference.trainable {self.reference.trainable!r} must be one of encoder_ablation")
+        return self
+
+    def cells(self) -> list[tuple[str, str, str]]:
+        """(ablation, generator, encoder choice) of every cell, reference rows included."""
+        return [("llm", g, self.reference.trainable) for g in self.llm_ablation] + [
+            ("encoders", self.encoder_generator, t) for t in self.encoder_ablation
+        ]
+
+
+def mean_ci(values: list[float], confidence: float = 0.95) -> dict:
+    """Mean and t-interval over seeds (half-width 0 for a single value)."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return {"mean": mean, "ci": 0.0, "n": len(values)}
+    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
+    return {"mean": mean, "ci": float(half), "n": len(values)}
+
+
+def paired_test(values: list[float], reference: list[float]) -> dict:
+    """Mean paired difference against the reference (same seeds) and the paired t-test's p-value."""
+    diffs = [v - r for v, r in zip(values, reference)]
+    if len(diffs) < 2 or statistics.pstdev(diffs) == 0:
+        return {"diff": statistics.fmean(diffs), "p": None}
+    return {"diff": statistics.fmean(diffs), "p": float(stats.ttest_rel(values, reference).pvalue)}
+
+
+def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], None] = print) -> dict:
+    """Run (or resume) every cell over every seed; returns the aggregated results and writes
+    output_dir/study.json (the report is written by `pcclip.report`)."""
+    output_dir = Path(output_dir)
+    pipeline = Pipeline(settings.run, output_dir, log)
+    seeds = settings.run.seeds
+    base = pipeline.base_metrics()
+    skipped = {}
+    for name in dict.fromkeys((*settings.llm_ablation, settings.encoder_generator)):
+        try:  # generations first: a back end without weights or credentials is skipped, not fatal
+            pipeline.comparisons(name, settings.generators[name])
+        except PcclipError as e:
+            skipped[name] = str(e)
+            log(f"generator {name} skipped: {e}")
+    cells = [c for c in settings.cells() if c[1] not in skipped]
+    if not cells or settings.reference.generator in skipped or settings.encoder_generator in skipped:
+        raise PcclipError(f"the study cannot run without its reference generators; skipped: {skipped}")
+    jobs = [(cell, seed) for cell in dict.fromkeys(c[1:] for c in cells) for seed in seeds]
+    per_run: dict[tuple[str, str], dict[int, dict]] = {}
+    bar = tqdm(jobs, desc="study", unit="run", dynamic_ncols=True)
+    for (generator, trainable), seed in bar:
+        bar.set_postfix_str(f"{generator} x {trainable} x seed {seed}")
+        finetune = settings.run.finetune.model_copy(update={"trainable": trainable})
+        per_run.setdefault((generator, trainable), {})[seed] = pipeline.finetuned_metrics(
+            generator, settings.generators[generator], finetune, seed
+        )
+    bar.close()
+
+    tables = {}
+    for ablation, reference_cell in (("llm", (settings.reference.generator, settings.reference.trainable)),
+                                     ("encoders", (settings.encoder_generator, settings.reference.trainable))):
+        rows = []
+        for _, generator, trainable in (c for c in cells if c[0] == ablation):
+            runs = per_run[(generator, trainable)]
+            row = {"generator": generator, "trainable": trainable, "reference": (generator, trainable) == reference_cell}
+            for metric, get in HEADLINE_METRICS.items():
+                values = [get(runs[s]) for s in seeds]
+                reference = [get(per_run[reference_cell][s]) for s in seeds]
+                row[metric] = {**mean_ci(values), "values": values, "vs_reference": paired_test(values, reference),
+                               "vs_base": get(base)}
+            row["by_attribute"] = {
+                a: mean_ci([runs[s]["difference_accuracy_by_attribute"][a] for s in seeds]) for a in ATTRIBUTE_NAMES
+            }
+            rows.append(row)
+        tables[ablation] = rows
+
+    generation = {
+        name: pipeline.comparisons(name, settings.generators[name])[1]
+        for name in dict.fromkeys((*settings.llm_ablation, settings.encoder_generator)) if name not in skipped
+    }
+
+    result = {
+        "name": settings.name,
+        "settings": settings.model_dump(mode="json"),
+        "seeds": list(seeds),
+        "base": base,
+        "tables": tables,
+        "generation": generation,
+        "reference": settings.reference.model_dump(mode="json"),
+        "skipped": skipped,
+        **pipeline.manifest(),
+    }
+    write_json(output_dir / "study.json", result)
+    return result
