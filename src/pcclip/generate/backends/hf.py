@@ -138,9 +138,10 @@ class HFBackend(Backend):
         encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not chat).to(self.device)
         sampling = {"do_sample": True, "temperature": d.temperature, "top_p": d.top_p} if d.temperature > 0 else {"do_sample": False}
         stopping = {"stop_strings": list(d.stop), "tokenizer": tokenizer} if d.stop else {}
-        with torch.inference_mode():
+        with torch.inference_mode():  # ids and mask only: some tokenizers add token_type_ids, which LMs refuse
             generated = self._model.generate(
-                **encoded, max_new_tokens=d.max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling, **stopping
+                input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"], max_new_tokens=d.max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id, **sampling, **stopping,
             )
         new_tokens = generated[:, encoded["input_ids"].shape[1]:]
         return [Outcome(text=cut_at_stop(tokenizer.decode(row, skip_special_tokens=True), d.stop)) for row in new_tokens]
