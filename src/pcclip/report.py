@@ -52,20 +52,21 @@ def _vs_reference(stat: dict) -> str:
 
 
 def _significance(rows: list[dict], ablation: str, alpha: float = 0.05) -> str:
-    significant, not_significant = [], []
+    groups = {"significant": [], "not significant": [], "untestable": []}
     for row in rows:
         if row["reference"]:
             continue
         for metric in ("difference_accuracy", "zero_shot_accuracy", "clipscore"):
             test = row[metric]["vs_reference"]
             text = f"{_row_name(row, ablation)} on {METRIC_LABELS[metric]} ({test['diff']:+.3f})"
-            (significant if test["p"] is not None and test["p"] < alpha else not_significant).append(text)
-    parts = []
-    if significant:
-        parts.append("Significant against the reference row (paired t-test over seeds, p < 0.05): " + "; ".join(significant) + ".")
-    if not_significant:
-        parts.append("Not significant: " + "; ".join(not_significant) + ".")
-    return " ".join(parts)
+            group = "untestable" if test["p"] is None else "significant" if test["p"] < alpha else "not significant"
+            groups[group].append(text)
+    lead = {
+        "significant": "Significant against the reference row (paired t-test over seeds, p < 0.05): ",
+        "not significant": "Not significant: ",
+        "untestable": "No test (the same difference on every seed, or a single seed): ",
+    }
+    return " ".join(lead[g] + "; ".join(items) + "." for g, items in groups.items() if items)
 
 
 def _bar_figure(rows: list[dict], ablation: str, base: dict, path: Path) -> Path:
