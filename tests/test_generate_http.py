@@ -198,3 +198,13 @@ def test_api_key_never_written_or_printed(tmp_path):
     records = [json.loads(line) for line in out_file.read_text().splitlines()]
     assert records[0]["settings"]["backend"]["api_key_env"] == "MY_SECRET_KEY"
     assert any(r["status"] == "failed" for r in records)
+
+
+def test_credentials_in_the_base_url_are_not_recorded():
+    from pcclip.generate.backends import DecodingSettings, create_backend
+    from pcclip.generate.backends.openai import OpenAISettings
+
+    settings = OpenAISettings(base_url="https://user:hunter2@llm.example:8443/v1?key=abc", model="m")
+    provenance = create_backend(settings, DecodingSettings()).provenance()
+    assert provenance["backend"]["base_url"] == "https://llm.example:8443/v1"
+    assert "hunter2" not in json.dumps(provenance) and "abc" not in json.dumps(provenance)

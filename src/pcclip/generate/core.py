@@ -77,50 +77,58 @@ def _run(pairs, settings: GenerationSettings, backend: Backend, store_path: Path
     wanted = [(key, p.pair_id) for key, p in zip(keys, pairs)]
     make = _RecordMaker(backend, fingerprint, settings)
     with Store(store_path) as store:
-        have = store.get(wanted)
         completed = store.completed(keys)
+        have = store.get(wanted)
         # A key completed for another pair (same captions) answers this pair too.
-        store.put(
-            make.copy(completed[key], request)
-            for key, request in zip(keys, requests)
-            if key in completed and getattr(have.get((key, request.pair.pair_id)), "status", None) != "ok"
-        )
-        reused = sum(key in completed for key in keys)
-        todo: dict[str, list[int]] = {}
+        store.put(make.copy(completed[key], request) for key, request in zip(keys, requests)
+                  if key in completed and getattr(have.get((key, request.pair.pair_id)), "status", None) != "ok")
+        todo: dict[str, list[int]] = {}  # key -> the pairs (indices) waiting for it
         for index, key in enumerate(keys):
             if key not in completed:
                 todo.setdefault(key, []).append(index)
-        send: list[tuple[str, list[int]]] = []
-        for key, indices in todo.items():
-            request = requests[indices[0]]
-            problem = prompt_problem(request.prompt, request.pair.caption_a, request.pair.caption_b, settings.prompt.max_chars)
-            if problem:
-                store.put(make.record(requests[i], key, Outcome(error=problem)) for i in indices)
-            else:
-                send.append((key, indices))
-        failed_now = 0
-        with tqdm(total=len(send), disable=not progress, unit="prompt", desc=f"{backend.name} {backend.model}",
-                  file=sys.stderr, dynamic_ncols=True) as bar:
-            for position, outcome in backend.generate([requests[indices[0]] for _, indices in send]):
-                key, indices = send[position]
-                records = [make.record(requests[i], key, outcome) for i in indices]
-                store.put(records)
-                failed_now += records[0].status == "failed"
-                bar.update(1)
-                if failed_now:
-                    bar.set_postfix(failed=failed_now, refresh=False)
-        final = store.get(wanted)
-        records = [final[kp] for kp in wanted]
-        # Records reused from earlier runs get the current filter's verdict.
+        send = _send_list(todo, requests, settings, store, make)
+        _generate_into(store, send, requests, backend, make, progress)
+        stored = store.get(wanted)
+        records = [stored[kp] for kp in wanted]
+        # Records from earlier runs get the current filter's verdict.
         rejudged = [make.judged(r) for r in records]
-        store.set_verdicts(r for r, old in zip(rejudged, records) if r != old)
+        store.set_verdicts(new for new, old in zip(rejudged, records) if new != old)
     return GenerationResult(
         rejudged,
         generated=sum(len(indices) for indices in todo.values()),
-        reused=reused,
+        reused=sum(key in completed for key in keys),
         failed=sum(r.status == "failed" for r in rejudged),
         seconds=time.perf_counter() - started,
     )
+
+
+def _send_list(todo, requests, settings, store: Store, make: _RecordMaker) -> list[tuple[str, list[int]]]:
+    """The keys to request, with their pairs; keys whose prompt must not be sent fail here, unsent."""
+    send = []
+    for key, indices in todo.items():
+        request = requests[indices[0]]
+        pair = request.pair
+        problem = prompt_problem(request.prompt, pair.caption_a, pair.caption_b, settings.prompt.max_chars)
+        if problem:
+            store.put(make.record(requests[i], key, Outcome(error=problem)) for i in indices)
+        else:
+            send.append((key, indices))
+    return send
+
+
+def _generate_into(store: Store, send, requests, backend: Backend, make: _RecordMaker, progress: bool) -> None:
+    """Ask the back end for one output per key and commit each as it arrives."""
+    failed = 0
+    with tqdm(total=len(send), disable=not progress, unit="prompt", desc=f"{backend.name} {backend.model}",
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        for position, outcome in backend.generate([requests[indices[0]] for _, indices in send]):
+            key, indices = send[position]
+            records = [make.record(requests[i], key, outcome) for i in indices]
+            store.put(records)
+            failed += records[0].status == "failed"
+            bar.update(1)
+            if failed:
+                bar.set_postfix(failed=failed, refresh=False)
 
 
 class _RecordMaker:

