@@ -93,3 +93,12 @@ def test_agreement_report_over_records():
     assert report.verdicts == {"correct": 1, "wrong-direction": 1}
     assert report.correct_by_attribute == {"count": (1, 2)}
     assert report.lines()[0].startswith("agreement on 2 sentences: names a real difference 100.0%, correct")
+
+
+def test_echoing_the_question_names_nothing():
+    captions = ("two red circles on the left", "two blue circles on the left")
+    echo = "The visual difference between an image of two red circles on the left and an image of two blue circles on the left lies in the way they look."
+    assert judge_sentence(echo, A, B["colour"]).verdict == "correct"  # read as a claim in order of mention...
+    assert judge_sentence(echo, A, B["colour"], captions).verdict == "no-attribute"  # ...but it only restates the question
+    answer = "The first image of two red circles on the left shows red circles, the second blue ones."
+    assert judge_sentence(answer, A, B["colour"], captions).verdict == "correct"

@@ -17,7 +17,8 @@ are given to the images in order of mention (restating both captions in order co
 It cannot judge: words outside its lists ("crimson", "ball", "enormous"), negation beyond a leading
 "not", objects other than the scene's group, comparisons between captions' objects ("the circles
 are larger than the squares") when no image is named, or a sentence that is right for a reason
-other than the one it gives. It was checked on hand-written sentences and on the world's own
+other than the one it gives. Restating the question ("the difference between an image of <caption
+a> and an image of <caption b> is ...") is not counted as naming anything. It was checked on hand-written sentences and on the world's own
 difference sentences in both phrasing pools (tests/test_generate_scoring.py).
 """
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..world.scene import ATTRIBUTES, COLOURS, POSITION_MARGIN, SHAPES, SIZE_RATIO_MARGIN, Scene, differing_attributes, plural
+from .prompts import clean_caption
 
 if TYPE_CHECKING:
     from .pairs import PairRecord
@@ -217,10 +219,20 @@ def _compares(subject: Scene, other: Scene, attribute: str, direction: str) -> b
 _OPPOSITE = {"+": "-", "-": "+", "left": "right", "right": "left", "up": "down", "down": "up"}
 
 
-def judge_sentence(text: str, a: Scene, b: Scene) -> Judgement:
-    """How `text`, said of the ordered pair (first a, second b), agrees with the ground truth."""
+def without_echo(text: str, captions: Sequence[str]) -> str:
+    """The text without restatements of the question ("an image of <caption>"): echoing the question
+    names both images' values in order without saying anything about their difference."""
+    for caption in captions:
+        phrase = re.escape(clean_caption(caption))
+        text = re.sub(rf"\b(?:an? )?(?:image|picture|photo) (?:of|with) {phrase}", "...", text, flags=re.IGNORECASE)
+    return text
+
+
+def judge_sentence(text: str, a: Scene, b: Scene, captions: Sequence[str] = ()) -> Judgement:
+    """How `text`, said of the ordered pair (first a, second b), agrees with the ground truth; with
+    the pair's captions, restatements of the question are ignored (see `without_echo`)."""
     differing = set(differing_attributes(a, b))
-    claims = _claims(text)
+    claims = _claims(without_echo(text, captions))
     named = tuple(attr for attr in ATTRIBUTES if any(c.attribute == attr for c in claims))
     right = swapped = false = 0
     for claim in claims:
@@ -290,7 +302,7 @@ def agreement(records: Sequence[GenerationRecord], pairs: Sequence[PairRecord], 
         if record.status != "ok" or sentence is None:
             continue
         a, b = by_id[record.pair_id].scenes()
-        judgement = judge_sentence(sentence, a, b)
+        judgement = judge_sentence(sentence, a, b, (record.caption_a, record.caption_b))
         report.total += 1
         report.names_difference += judgement.names_difference
         report.correct += judgement.verdict == "correct"
