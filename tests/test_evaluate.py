@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 import pcclip.evaluate as evaluate_module
 from pcclip.config import EvalSettings
-from pcclip.data import ZERO_SHOT_TASKS, heldout_set
+from pcclip.data import RANKING_SENTENCES, ZERO_SHOT_TASKS, heldout_set
 from pcclip.datasets import Comparative, ImageArray, LabelledImages, load_awa2
 from pcclip.datasets.base import CaptionedImages
 from pcclip.evaluate import (
@@ -66,6 +66,16 @@ def test_comparatives_cover_every_ordered_class_pair(heldout):
             assert task.class_names[c] in text and task.class_names[a] in text
 
 
+def test_ranking_sentences_describe_the_same_pairs_both_ways(heldout):
+    size = heldout.ranking["size"]
+    assert len(size.comparatives) == len(size.reversed_comparatives) == RANKING_SENTENCES
+    size_words = ("more sizeable", "bulkier", "heftier", "tinier", "more diminutive", "less bulky")  # eval wording
+    for forward, backward in zip(size.comparatives, size.reversed_comparatives):
+        assert forward != backward
+        assert any(w in forward for w in size_words) and any(w in backward for w in size_words)
+    assert heldout.ranking["count"].values.min() == 1 and heldout.ranking["count"].values.max() == 4
+
+
 def test_template_sets(heldout):
     assert heldout.zero_shot["shape"].prompts[3][0] == "a rendering of a star."
     imagenet = heldout_set(WORLD, TINY.model_copy(update={"templates": "imagenet"}))
@@ -110,6 +120,7 @@ def crafted_embeddings(h) -> HeldoutEmbeddings:
         texts[f"prompts/{name}"] = axes[offset + torch.arange(len(task.class_names))].repeat_interleave(len(task.prompts[0]), 0)
     for name, axis in (("size", 16), ("count", 18), ("x", 20)):
         texts[f"ranking/{name}/comparatives"] = axes[axis + 1].expand(len(h.ranking[name].comparatives), -1)
+        texts[f"ranking/{name}/reversed"] = -axes[axis + 1].expand(len(h.ranking[name].comparatives), -1)
         texts[f"ranking/{name}/more"] = axes[axis + 1].expand(len(h.ranking[name].more_prompts), -1)
         texts[f"ranking/{name}/less"] = axes[axis].expand(len(h.ranking[name].less_prompts), -1)
     return HeldoutEmbeddings(images, texts)
@@ -128,7 +139,7 @@ def test_world_metrics_on_crafted_embeddings_are_exact(heldout):
     assert m["clipscore"] == pytest.approx(2.5)
     assert m["retrieval"] == {"image_to_text_r1": 1.0, "text_to_image_r1": 1.0}
     for name in ("size", "count", "x"):
-        for direction in ("comparative", "contrast"):
+        for direction in ("comparative", "comparative_minus_reversed", "contrast"):
             assert m["ranking"][name][direction] == {"spearman": pytest.approx(1.0), "kendall": pytest.approx(1.0)}
     assert m["analogy_accuracy_by_attribute"] == {"shape": 1.0, "colour": 1.0}
     assert 0 < m["analogy_chance"] < 0.2
@@ -224,7 +235,7 @@ def test_attribute_direction_on_awa2(tmp_path):
     assert m["difference_accuracy"] == 1.0 and m["difference_accuracy_ci"] == [1.0, 1.0]
     # scores along E0 - E1: mice tie at -1, the grizzly just below the elephant; hand-computed:
     assert m["ranking"]["comparative"] == {"spearman": pytest.approx(4 / math.sqrt(18)), "kendall": pytest.approx(4 / math.sqrt(20))}
-    assert m["ranking"]["contrast"] == m["ranking"]["comparative"]
+    assert m["ranking"]["contrast"] == m["ranking"]["comparative"] == m["ranking"]["comparative_minus_reversed"]
     swapped = evaluate_attribute(*args, awa.image_values("small"), *texts, pairs=50, resamples=200, image_embeddings=images)
     assert swapped["difference_accuracy"] == 0.0
 

@@ -118,12 +118,14 @@ class RankingTask:
     """Scenes to order by one numeric attribute, and the texts that give the direction to order along.
 
     comparatives: sentences about pairs (first has more of the attribute than second), in eval
-    wording; their mean embedding points from less to more. more_prompts / less_prompts: "a large
+    wording; their mean embedding points from less to more. reversed_comparatives: sentences about
+    the same pairs in the other order (first has less). more_prompts / less_prompts: "a large
     object" / "a small object" (and the like) in each zero-shot template."""
 
     image_index: np.ndarray
     values: np.ndarray
     comparatives: list[str]
+    reversed_comparatives: list[str]
     more_prompts: tuple[str, ...]
     less_prompts: tuple[str, ...]
 
@@ -165,6 +167,7 @@ class HeldoutSet:
             groups[f"comparatives/{name}"] = task.comparative_texts
         for name, task in self.ranking.items():
             groups[f"ranking/{name}/comparatives"] = task.comparatives
+            groups[f"ranking/{name}/reversed"] = task.reversed_comparatives
             groups[f"ranking/{name}/more"] = list(task.more_prompts)
             groups[f"ranking/{name}/less"] = list(task.less_prompts)
         return groups
@@ -176,7 +179,7 @@ RANKED_ATTRIBUTES = {
     "count": ("count", class_phrase("count", 4), class_phrase("count", 1)),
     "x": ("position", class_phrase("position", "on the right"), class_phrase("position", "on the left")),
 }
-RANKING_SENTENCES = 8  # comparative sentences averaged into one ranking direction
+RANKING_SENTENCES = 32  # comparative sentences per ranking direction (at 8, directions varied much between seeds)
 
 
 def zero_shot_prompts(templates: str, phrase: str) -> tuple[str, ...]:
@@ -233,16 +236,17 @@ def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
         writer = _oracle_comparatives(task, settings.comparatives_per_pair, single, comparative_rng)
         first, second, comparative_texts = gather_comparatives(class_names, pairs, writer)
         tasks[task] = ZeroShotTask(index, labels, class_names, prompts, np.array(first), np.array(second), comparative_texts)
-    ranking = {
-        name: RankingTask(
+    ranking = {}
+    for name, (_, more, less) in RANKED_ATTRIBUTES.items():
+        sentences = [_ranking_sentences(name, ranking_rng, world) for _ in range(RANKING_SENTENCES)]
+        ranking[name] = RankingTask(
             image_index=caption_index,
             values=np.array([getattr(s, name) for s in caption_scenes], dtype=np.float64),
-            comparatives=[_ranking_sentence(name, ranking_rng, world) for _ in range(RANKING_SENTENCES)],
+            comparatives=[forward for forward, _ in sentences],
+            reversed_comparatives=[backward for _, backward in sentences],
             more_prompts=zero_shot_prompts(settings.templates, more),
             less_prompts=zero_shot_prompts(settings.templates, less),
         )
-        for name, (_, more, less) in RANKED_ATTRIBUTES.items()
-    }
     gallery = np.concatenate([index for index, _ in zero_shot.values()])
     task_ends = np.cumsum([len(index) for index, _ in zero_shot.values()])
     sources = {task: np.arange(end - len(index), end) for (task, (index, _)), end in zip(zero_shot.items(), task_ends)}
@@ -300,9 +304,9 @@ def _oracle_comparatives(task: str, per_pair: int, world: WorldConfig, rng: np.r
     return write
 
 
-def _ranking_sentence(name: str, rng: np.random.Generator, world: WorldConfig) -> str:
-    """One eval-wording sentence about a pair whose first scene has more of `name` (larger size, more
-    objects, further right) than the second, and is otherwise the same."""
+def _ranking_sentences(name: str, rng: np.random.Generator, world: WorldConfig) -> tuple[str, str]:
+    """Two eval-wording sentences about a pair of scenes that differ only in `name`: one about (more,
+    less) (larger size, more objects, further right first), one about (less, more)."""
     less = sample_scene(rng, world)
     if name == "size":
         more = replace(less, size=less.size * 1.5)
@@ -312,4 +316,6 @@ def _ranking_sentence(name: str, rng: np.random.Generator, world: WorldConfig) -
     else:  # x: only the text is needed, so the shifted centre may leave the image
         more = replace(less, x=less.x + 0.3)
     attribute = RANKED_ATTRIBUTES[name][0]
-    return next(d.text for d in difference_sentences(more, less, "eval", rng) if d.attribute == attribute)
+    forward = next(d.text for d in difference_sentences(more, less, "eval", rng) if d.attribute == attribute)
+    backward = next(d.text for d in difference_sentences(less, more, "eval", rng) if d.attribute == attribute)
+    return forward, backward

@@ -250,14 +250,24 @@ def _world_captions(emb: HeldoutEmbeddings, h: HeldoutSet, _classes) -> dict:
 
 
 def _world_ranking(emb: HeldoutEmbeddings, h: HeldoutSet, _classes) -> dict:
+    """Three directions per attribute: 'comparative', the mean embedding of sentences saying the first
+    image has more; 'comparative_minus_reversed', that minus the mean of the same pairs described the
+    other way round (cancels what all difference sentences share, whatever their direction);
+    'contrast', "a large object" minus "a small object" (template ensembles)."""
+
+    def between(more: torch.Tensor, less: torch.Tensor) -> torch.Tensor:
+        return F.normalize(mean_direction(more) - mean_direction(less), dim=-1)
+
     ranking = {}
     for name, task in h.ranking.items():
         images = emb.images[task.image_index]
-        contrast = F.normalize(mean_direction(emb.texts[f"ranking/{name}/more"]) - mean_direction(emb.texts[f"ranking/{name}/less"]), dim=-1)
-        ranking[name] = {
-            "comparative": ranking_correlations(images, task.values, mean_direction(emb.texts[f"ranking/{name}/comparatives"])),
-            "contrast": ranking_correlations(images, task.values, contrast),
+        texts = {k: emb.texts[f"ranking/{name}/{k}"] for k in ("comparatives", "reversed", "more", "less")}
+        directions = {
+            "comparative": mean_direction(texts["comparatives"]),
+            "comparative_minus_reversed": between(texts["comparatives"], texts["reversed"]),
+            "contrast": between(texts["more"], texts["less"]),
         }
+        ranking[name] = {kind: ranking_correlations(images, task.values, d) for kind, d in directions.items()}
     return {"ranking": ranking}
 
 
@@ -348,7 +358,8 @@ def evaluate_attribute(
     AwA2's "big" per class): `pairs` random image pairs with different values, each scored in both
     orders with the sentence true for that order ("The first animal is bigger than the second." /
     "... smaller ..."); and Spearman / Kendall correlation of the values with the images' positions
-    along the more-sentence ('comparative') and along more_prompt - less_prompt ('contrast')."""
+    along the more-sentence ('comparative'), the more-sentence minus the less-sentence
+    ('comparative_minus_reversed') and more_prompt minus less_prompt ('contrast')."""
     values = np.asarray(values, dtype=np.float64)
     if len(values) != len(images):
         raise PcclipError(f"evaluate_attribute: {len(values)} values for {len(images)} images")
@@ -365,6 +376,7 @@ def evaluate_attribute(
         "difference_accuracy_ci": list(bootstrap_ci(credit.numpy(), pair_of_item, resamples, seed)),
         "ranking": {
             "comparative": ranking_correlations(emb, values, more),
+            "comparative_minus_reversed": ranking_correlations(emb, values, F.normalize(more - less, dim=-1)),
             "contrast": ranking_correlations(emb, values, F.normalize(more_p - less_p, dim=-1)),
         },
     }
