@@ -31,7 +31,7 @@ B = {
         ("colour", "The first image has blue circles, the second red ones.", "wrong-direction"),
         ("colour", "The circles in image 1 are green.", "false"),
         ("colour", "The two images differ in colour.", "unjudged"),
-        ("colour", "Red circles and blue circles.", "correct"),  # no image named: order of mention
+        ("colour", "Red circles and blue circles.", "unjudged"),  # no image named, no captions to anchor them
         ("colour", "It is a nice picture.", "no-attribute"),
         ("colour", "The second image has squares instead of circles.", "false"),
         ("size", "The circles in the second image are bigger.", "correct"),
@@ -58,7 +58,7 @@ def test_hand_written_sentences(attribute, sentence, verdict):
 
 def test_names_difference_is_about_the_attribute_not_the_direction():
     wrong_way = judge_sentence("The first picture has larger circles than the second.", A, B["size"])
-    assert wrong_way.names_difference and wrong_way.named == ("shape", "size")  # "circles" is named too
+    assert wrong_way.names_difference and wrong_way.named == ("size",)  # "circles", true of both, is no difference
     other = judge_sentence("The first image has more circles.", A, B["size"])
     assert not other.names_difference and other.verdict == "false"
 
@@ -95,10 +95,39 @@ def test_agreement_report_over_records():
     assert report.lines()[0].startswith("agreement on 2 sentences: names a real difference 100.0%, correct")
 
 
-def test_echoing_the_question_names_nothing():
-    captions = ("two red circles on the left", "two blue circles on the left")
-    echo = "The visual difference between an image of two red circles on the left and an image of two blue circles on the left lies in the way they look."
-    assert judge_sentence(echo, A, B["colour"]).verdict == "correct"  # read as a claim in order of mention...
-    assert judge_sentence(echo, A, B["colour"], captions).verdict == "no-attribute"  # ...but it only restates the question
+CAPTIONS = ("two red circles on the left", "a picture of two blue circles, on the left")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The visual difference between an image of two red circles on the left and an image of a picture of two blue "
+        "circles, on the left lies in the way they look.",
+        "The difference between an image of two red circles and a picture of two blue circles on the left is the style.",
+    ],
+)
+def test_echoing_the_question_names_nothing(sentence):
+    assert judge_sentence(sentence, A, B["colour"], CAPTIONS).verdict == "no-attribute"
+
+
+def test_caption_words_stand_for_their_image_when_no_image_is_named():
+    captions = ("two small red circles", "two large red circles")
+    assert judge_sentence("The large circles are bigger than the small ones.", A, B["size"], captions).verdict == "correct"
+    assert judge_sentence("The small circles are bigger than the large ones.", A, B["size"], captions).verdict == "wrong-direction"
+    # naming the captions' values says which is which by construction, not which image is which: unjudged
+    judgement = judge_sentence("Red circles and blue circles.", A, B["colour"], CAPTIONS)
+    assert (judgement.verdict, judgement.names_difference) == ("unjudged", True)
+    # an answer that attributes the caption's words to an image still counts
     answer = "The first image of two red circles on the left shows red circles, the second blue ones."
-    assert judge_sentence(answer, A, B["colour"], captions).verdict == "correct"
+    assert judge_sentence(answer, A, B["colour"], CAPTIONS).verdict == "correct"
+
+
+def test_bare_more_is_a_count_only_before_objects():
+    assert judge_sentence("The first image has more circles.", A, B["colour"]).verdict == "false"
+    assert judge_sentence("The first image is more vibrant.", A, B["colour"]).verdict == "no-attribute"
+
+
+def test_a_new_sentence_inherits_no_image():
+    text = "The first image shows red circles. Blue circles are nice."
+    judgement = judge_sentence(text, A, B["colour"])
+    assert (judgement.verdict, judgement.right) == ("correct", 1)

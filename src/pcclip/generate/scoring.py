@@ -10,16 +10,20 @@ A keyword scorer. It splits the sentence into clauses (at commas, "while", "wher
 - comparatives: "bigger", "fewer", "further to the left", "higher", ... said of an image. Right if
   that image is visibly bigger (x1.25), has more objects, sits further left by the world's margin;
   swapped if the other image does; false if neither.
-A clause naming no image inherits the previous clause's image, or the other image after a contrast
-("rather than red", "not blue", "than in image 2"). Where the sentence names no image at all, values
-are given to the images in order of mention (restating both captions in order counts as right).
+A clause naming no image inherits the previous clause's image within the same sentence, or the
+other image after a contrast ("rather than red", "not blue", "than in image 2"). Where the text names
+no image at all, a value word found in only one of the two captions stands for that image ("the
+pink diamonds are smaller" is about the second image when only its caption says pink): the
+comparative is judged, the anchoring word itself is not (it is right by construction). Restating the question ("the
+difference between an image of <caption a> and an image of <caption b> is ...") names nothing: those
+spans are removed first.
 
 It cannot judge: words outside its lists ("crimson", "ball", "enormous"), negation beyond a leading
-"not", objects other than the scene's group, comparisons between captions' objects ("the circles
-are larger than the squares") when no image is named, or a sentence that is right for a reason
-other than the one it gives. Restating the question ("the difference between an image of <caption
-a> and an image of <caption b> is ...") is not counted as naming anything. It was checked on hand-written sentences and on the world's own
-difference sentences in both phrasing pools (tests/test_generate_scoring.py).
+"not", objects other than the scene's group, comparatives when no image is named ("the circles are
+larger than the squares"), or a sentence that is right for a reason other than the one it gives
+(keywords are read, not meaning: "two hexagons are formed by arranging three" names both counts).
+It was checked on hand-written sentences and on the world's own difference sentences in both
+phrasing pools (tests/test_generate_scoring.py).
 """
 
 from __future__ import annotations
@@ -68,17 +72,19 @@ _SIZE_CMP = {
     "+": _words(r"larger", r"bigger", r"more sizeable", r"bulkier", r"heftier", r"greater in size"),
     "-": _words(r"smaller", r"tinier", r"more diminutive", r"less bulky", r"littler"),
 }
+_OBJECT_NOUNS = "|".join([*SHAPES, *map(plural, SHAPES), r"objects?", r"shapes?", r"figures?", r"items?", r"things?"])
 _COUNT_PHRASES = {
     "+": _words(r"a greater number of", r"more numerous", r"a larger number of", r"a higher number of"),
     "-": _words(r"a lower number of", r"less numerous", r"a smaller number of"),
 }
-_COUNT_CMP = {"+": _words(r"more"), "-": _words(r"fewer", r"less")}
+# Bare "more"/"less" count only shortly before an object noun: "more vibrant" is not a count.
+_COUNT_CMP = {"+": rf"\bmore(?=(?:\s+[\w-]+){{0,2}}?\s+(?:{_OBJECT_NOUNS})\b)",
+              "-": rf"\bfewer\b|\bless(?=(?:\s+[\w-]+){{0,2}}?\s+(?:{_OBJECT_NOUNS})\b)"}
 _SIZE_VALUES = {
     "small": _words("small", "little", "tiny", "smallish"),
     "medium": _words("medium", "medium-sized", "mid-sized", "moderately sized"),
     "large": _words("large", "big", "sizeable", "hefty", "huge"),
 }
-_OBJECT_NOUNS = "|".join([*SHAPES, *map(plural, SHAPES), r"objects?", r"shapes?", r"figures?", r"items?", r"things?"])
 # "one" counts only shortly before an object noun, and not as a pronoun ("one finds", "one of them").
 _PRONOUN_VERBS = "finds?|sees?|notices?|can|could|would|may|might|is|has|of|another"
 _COUNT_VALUES = {
@@ -120,7 +126,7 @@ class Claim:
     """Something the sentence says: a value or comparative of one attribute, about one image (or None)."""
 
     attribute: str
-    kind: str  # "value", "cmp" or "mention"
+    kind: str  # "value", "cmp", "mention", or "anchor" (a value from one caption, standing for its image)
     value: Any
     image: int | None
     start: int
@@ -134,45 +140,57 @@ class Judgement:
     differ in colour"), or "no-attribute"."""
 
     verdict: str
-    named: tuple[str, ...]  # attributes the sentence names, in ATTRIBUTES order
+    named: tuple[str, ...]  # attributes it names as differing (a value true of both images does not count)
     names_difference: bool  # it names at least one attribute that really differs
     right: int
     swapped: int
     false: int
 
 
-def _claims(text: str) -> list[Claim]:
+def _claims(text: str, captions: Sequence[str] = ()) -> list[Claim]:
     text = text.lower()
-    # Clause spans and the image each one is about.
-    bounds = [0, *sorted({m.start() for m in _SPLIT.finditer(text)}), len(text)]
     ref_matches = [(m, image) for image, pattern in _REFS for m in pattern.finditer(text)]
     refs = [(m.start(), image) for m, image in ref_matches]
-    clause_image: list[tuple[int, int, int | None]] = []
-    previous: int | None = None
-    for start, end in zip(bounds, bounds[1:]):
-        inside = sorted(r for r in refs if start <= r[0] < end)
-        if inside:
-            image = inside[-1][1]
-        elif previous is not None and text[start:end].lstrip(",;: ").startswith(_CONTRAST):
-            image = 1 - previous
-        else:
-            image = previous
-        clause_image.append((start, end, image))
-        previous = image
     taken = [False] * len(text)
     for m, _ in ref_matches:  # "image one" names an image, not a count
         taken[m.start():m.end()] = [True] * (m.end() - m.start())
-    claims = []
+    found = []  # (attribute, kind, value, start, anchored image)
     for attribute, kind, value, pattern in _PATTERNS:
         for m in pattern.finditer(text):
-            if any(taken[m.start():m.end()]):
-                continue
-            taken[m.start():m.end()] = [True] * (m.end() - m.start())
-            claims.append(Claim(attribute, kind, value, _image_at(m.start(), clause_image, refs), m.start()))
-    claims.sort(key=lambda c: c.start)
-    if not refs:  # no image named: values go to the images in order of mention
-        claims = _by_order(claims)
-    return claims
+            if not any(taken[m.start():m.end()]):
+                taken[m.start():m.end()] = [True] * (m.end() - m.start())
+                anchor = _caption_anchor(pattern, captions) if kind == "value" and not ref_matches else None
+                found.append((attribute, kind, value, m.start(), anchor))
+    if not ref_matches:  # no image named: words from one caption only stand for that image
+        refs = [(start, anchor) for *_, start, anchor in found if anchor is not None]
+    clauses = _clause_images(text, refs)
+    claims = [
+        Claim(attribute, "anchor" if anchor is not None else kind, value, _image_at(start, clauses, refs), start)
+        for attribute, kind, value, start, anchor in found
+    ]
+    return sorted(claims, key=lambda c: c.start)
+
+
+def _clause_images(text: str, refs: list[tuple[int, int]]) -> list[tuple[int, int, int | None]]:
+    """(start, end, image) of each clause: the last image named in it, else the previous clause's
+    image in the same sentence (the other one after a contrast), else None."""
+    bounds = [0, *sorted({m.start() for m in _SPLIT.finditer(text)}), len(text)]
+    clauses: list[tuple[int, int, int | None]] = []
+    previous: int | None = None
+    for start, end in zip(bounds, bounds[1:]):
+        clause = text[start:end]
+        if clause.startswith("."):  # a new sentence inherits nothing
+            previous = None
+        inside = sorted(r for r in refs if start <= r[0] < end)
+        if inside:
+            image = inside[-1][1]
+        elif previous is not None and clause.lstrip(",;: ").startswith(_CONTRAST):
+            image = 1 - previous
+        else:
+            image = previous
+        clauses.append((start, end, image))
+        previous = image
+    return clauses
 
 
 def _image_at(position: int, clauses: list[tuple[int, int, int | None]], refs: list[tuple[int, int]]) -> int | None:
@@ -183,17 +201,10 @@ def _image_at(position: int, clauses: list[tuple[int, int, int | None]], refs: l
     return image
 
 
-def _by_order(claims: list[Claim]) -> list[Claim]:
-    first_value: dict[str, Any] = {}
-    result = []
-    for claim in claims:
-        if claim.kind != "value":
-            result.append(claim)
-            continue
-        seen = first_value.setdefault(claim.attribute, claim.value)
-        image = FIRST if claim.value == seen else SECOND
-        result.append(Claim(claim.attribute, claim.kind, claim.value, image, claim.start))
-    return result
+def _caption_anchor(pattern: re.Pattern, captions: Sequence[str]) -> int | None:
+    """The image whose caption alone has this word, if exactly one caption has it."""
+    found = [bool(pattern.search(c.lower())) for c in captions]
+    return found.index(True) if len(found) == 2 and sum(found) == 1 else None
 
 
 def _holds(scene: Scene, attribute: str, value: Any) -> bool:
@@ -219,24 +230,55 @@ def _compares(subject: Scene, other: Scene, attribute: str, direction: str) -> b
 _OPPOSITE = {"+": "-", "-": "+", "left": "right", "right": "left", "up": "down", "down": "up"}
 
 
+_WORD = re.compile(r"[\w'-]+")
+_ECHO_LEAD = ("image", "picture", "photo")
+
+
 def without_echo(text: str, captions: Sequence[str]) -> str:
-    """The text without restatements of the question ("an image of <caption>"): echoing the question
-    names both images' values in order without saying anything about their difference."""
+    """The text without restatements of the question: after "image of" / "picture with" (or where the
+    caption itself starts so), the longest run of words copying a caption from its start, at least
+    three words or the whole caption, punctuation ignored. Echoing the question names both images'
+    values in order without saying anything about their difference."""
+    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    cut = []
     for caption in captions:
-        phrase = re.escape(clean_caption(caption))
-        text = re.sub(rf"\b(?:an? )?(?:image|picture|photo) (?:of|with) {phrase}", "...", text, flags=re.IGNORECASE)
+        target = [w.lower() for w in _WORD.findall(clean_caption(caption))]
+        if not target:
+            continue
+        starts_as_echo = len(target) > 2 and target[1] in _ECHO_LEAD and target[2] in ("of", "with")
+        for i in range(len(words)):
+            led = i >= 2 and words[i - 2][2] in _ECHO_LEAD and words[i - 1][2] in ("of", "with")
+            if not (led or starts_as_echo):
+                continue
+            length = 0
+            while i + length < len(words) and length < len(target) and words[i + length][2] == target[length]:
+                length += 1
+            if length >= min(3, len(target)):
+                cut.append((words[i - 2][0] if led else words[i][0], words[i + length - 1][1]))
+    merged: list[list[int]] = []
+    for start, end in sorted(cut):  # both captions may match the same words
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    for start, end in reversed(merged):
+        text = text[:start] + "..." + text[end:]
     return text
 
 
 def judge_sentence(text: str, a: Scene, b: Scene, captions: Sequence[str] = ()) -> Judgement:
-    """How `text`, said of the ordered pair (first a, second b), agrees with the ground truth; with
-    the pair's captions, restatements of the question are ignored (see `without_echo`)."""
+    """How `text`, said of the ordered pair (first a, second b), agrees with the ground truth. The
+    pair's captions (caption_a, caption_b), when given, remove restatements of the question and
+    anchor values in a text that names no image."""
     differing = set(differing_attributes(a, b))
-    claims = _claims(without_echo(text, captions))
-    named = tuple(attr for attr in ATTRIBUTES if any(c.attribute == attr for c in claims))
+    claims = _claims(without_echo(text, captions), captions)
+    # A value true of both images ("circles" when both show circles) describes, it does not compare.
+    naming = [c for c in claims if not (c.kind in ("value", "anchor") and _holds(a, c.attribute, c.value)
+                                         and _holds(b, c.attribute, c.value))]
+    named = tuple(attr for attr in ATTRIBUTES if any(c.attribute == attr for c in naming))
     right = swapped = false = 0
     for claim in claims:
-        if claim.image is None or claim.kind == "mention":
+        if claim.image is None or claim.kind in ("mention", "anchor"):  # an anchor is right by construction
             continue
         own, other = (a, b) if claim.image == FIRST else (b, a)
         if claim.kind == "value":
