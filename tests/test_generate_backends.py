@@ -44,7 +44,8 @@ def test_setting_mistakes_name_what_is_allowed(override, message):
 def test_unknown_backend_key_lists_that_backends_keys():
     with pytest.raises(PcclipError) as error:
         load_generation_settings(None, ["backend.backend=hf", "backend.batchsize=3"])
-    assert "unknown key 'batchsize' for the hf back end; allowed: backend, model, gguf_file, device, dtype, batch_size" in str(error.value)
+    allowed = "allowed: backend, model, gguf_file, device, dtype, batch_size"
+    assert f"unknown key 'batchsize' for the hf back end; {allowed}" in str(error.value)
 
 
 def test_toml_settings(tmp_path):

@@ -113,7 +113,8 @@ def test_echoing_the_question_names_nothing(sentence):
 def test_caption_words_stand_for_their_image_when_no_image_is_named():
     captions = ("two small red circles", "two large red circles")
     assert judge_sentence("The large circles are bigger than the small ones.", A, B["size"], captions).verdict == "correct"
-    assert judge_sentence("The small circles are bigger than the large ones.", A, B["size"], captions).verdict == "wrong-direction"
+    swapped = judge_sentence("The small circles are bigger than the large ones.", A, B["size"], captions)
+    assert swapped.verdict == "wrong-direction"
     # naming the captions' values says which is which by construction, not which image is which: unjudged
     judgement = judge_sentence("Red circles and blue circles.", A, B["colour"], CAPTIONS)
     assert (judgement.verdict, judgement.names_difference) == ("unjudged", True)

@@ -55,7 +55,8 @@ def _degenerate(text: str) -> bool:
 
 
 EDITS: tuple[Edit, ...] = (
-    Edit("newline-to-space", "a line break becomes a space (the authors' code deleted it)", lambda t: re.sub(r"\r\n|\r|\n", " ", t)),
+    Edit("newline-to-space", "a line break becomes a space (the authors' code deleted it)",
+         lambda t: re.sub(r"\r\n|\r|\n", " ", t)),
     Edit("cut-at-Q", "the answer ends where the model starts the next question ('Q:')", _cut_at("Q:")),
     Edit("cut-at-I-hope", "cut at 'I hope' (chat pleasantries)", _cut_at("I hope")),
     Edit("cut-at-#2", "cut at '#2:' (a second numbered answer)", _cut_at("#2:")),
@@ -119,7 +120,8 @@ class FilterReport:
     def lines(self) -> list[str]:
         if not self.enabled:
             return [f"filter off: kept all {self.kept} completed outputs ({self.failed} failed generations skipped)"]
-        out = [f"filter: kept {self.kept} of {self.total - self.failed} completed outputs ({self.failed} failed generations skipped)"]
+        completed = self.total - self.failed
+        out = [f"filter: kept {self.kept} of {completed} completed outputs ({self.failed} failed generations skipped)"]
         out += [f"  removed by {name}: {count}" for name, count in self.removed.items() if count]
         out += [f"  edited by {name}: {count}" for name, count in self.edited.items() if count]
         return out

@@ -107,7 +107,8 @@ class MockOpenAIServer:
                     return self._send(200, text)
                 choice = {"index": 0, "finish_reason": "stop"}
                 choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
-                self._send(200, {"object": "chat.completion" if chat else "text_completion", "model": body["model"], "choices": [choice]})
+                kind = "chat.completion" if chat else "text_completion"
+                self._send(200, {"object": kind, "model": body["model"], "choices": [choice]})
 
             def _send(self, status: int, payload: dict | bytes, headers: dict[str, str] | None = None) -> None:
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

@@ -84,8 +84,10 @@ def render_prompt(caption_a: str, caption_b: str, settings: PromptSettings) -> P
         return settings.question.format(caption_1=clean_caption(c1), caption_2=clean_caption(c2))
 
     if settings.style == "completion":
-        shots = [f"{settings.completion.format(question=ask(e.caption_1, e.caption_2))} {e.answer}\n\n" for e in settings.examples]
-        return "".join(shots) + settings.completion.format(question=ask(caption_a, caption_b))
+        shots = "".join(
+            f"{settings.completion.format(question=ask(e.caption_1, e.caption_2))} {e.answer}\n\n" for e in settings.examples
+        )
+        return shots + settings.completion.format(question=ask(caption_a, caption_b))
     messages: list[Message] = [{"role": "system", "content": settings.system}] if settings.system else []
     for e in settings.examples:
         messages += [{"role": "user", "content": ask(e.caption_1, e.caption_2)}, {"role": "assistant", "content": e.answer}]

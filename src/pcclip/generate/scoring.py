@@ -62,11 +62,14 @@ def _words(*words: str) -> str:
 
 # (attribute, kind, value, pattern), most specific first: a span matched once is not matched again,
 # so "more to the left" is a position, not a count.
+_FURTHER = r"(?:further|farther|more|positioned more|shifted)(?: to(?:ward)?s? the)?"
 _POSITION_CMP = {
-    "left": _words(r"(?:further|farther|more|positioned more|shifted)(?: to(?:ward)?s? the)? left(?:ward)?", r"nearer the left edge", r"shifted leftward", r"to the left of"),
-    "right": _words(r"(?:further|farther|more|positioned more|shifted)(?: to(?:ward)?s? the)? right(?:ward)?", r"nearer the right edge", r"shifted rightward", r"to the right of"),
-    "up": _words(r"higher(?: up)?", r"further up", r"farther up", r"(?:positioned )?more toward the top", r"shifted upward", r"nearer the top edge", r"above"),
-    "down": _words(r"lower(?: down)?(?!\s*(?:-|left|right|part|half|edge|corner|side))", r"further down", r"farther down", r"(?:positioned )?more toward the bottom", r"shifted downward", r"nearer the bottom edge", r"below"),
+    "left": _words(rf"{_FURTHER} left(?:ward)?", r"nearer the left edge", r"to the left of"),
+    "right": _words(rf"{_FURTHER} right(?:ward)?", r"nearer the right edge", r"to the right of"),
+    "up": _words(r"higher(?: up)?", r"(?:further|farther) up", r"(?:positioned )?more toward the top", r"shifted upward",
+                 r"nearer the top edge", r"above"),
+    "down": _words(r"lower(?: down)?(?!\s*(?:-|left|right|part|half|edge|corner|side))", r"(?:further|farther) down",
+                   r"(?:positioned )?more toward the bottom", r"shifted downward", r"nearer the bottom edge", r"below"),
 }
 _SIZE_CMP = {
     "+": _words(r"larger", r"bigger", r"more sizeable", r"bulkier", r"heftier", r"greater in size"),

@@ -142,7 +142,9 @@ class HFBackend(Backend):
         torch, tokenizer, d = self._torch, self._tokenizer, self.decoding
         # A chat template already wrote the special tokens (BOS included); add none twice.
         encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not chat).to(self.device)
-        sampling = {"do_sample": True, "temperature": d.temperature, "top_p": d.top_p} if d.temperature > 0 else {"do_sample": False}
+        sampling = {"do_sample": False}
+        if d.temperature > 0:
+            sampling = {"do_sample": True, "temperature": d.temperature, "top_p": d.top_p}
         stopping = {"stop_strings": list(d.stop), "tokenizer": tokenizer} if d.stop else {}
         with torch.inference_mode():  # ids and mask only: some tokenizers add token_type_ids, which LMs refuse
             generated = self._model.generate(

@@ -67,7 +67,8 @@ class OpenAIBackend(Backend):
             raise PcclipError(f"the openai back end needs a model: set backend.model or the variable {settings.model_env}")
         self._model = model
         # Direct connections: a loopback or in-cluster server must not go through a proxy by accident.
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}) if _is_local(self.base_url) else urllib.request.ProxyHandler())
+        proxies = urllib.request.ProxyHandler({}) if _is_local(self.base_url) else urllib.request.ProxyHandler()
+        self._opener = urllib.request.build_opener(proxies)
 
     @property
     def model(self) -> str:
