@@ -23,7 +23,7 @@ from pcclip.evaluate import evaluate_embeddings, flatten_metrics
 from pcclip.world.scene import WorldConfig
 
 ROWS = [
-    "difference_accuracy", "difference_choice_accuracy",
+    "difference_accuracy", "difference_choice_accuracy", "difference_choice_picks_reversed",
     *[f"difference_choice_accuracy_by_attribute.{a}" for a in ("shape", "colour", "size", "count", "position")],
     "zero_shot_accuracy_by_task.shape", "zero_shot_accuracy_by_task.colour",
     "zero_shot_top5_accuracy_by_task.shape", "zero_shot_worst_class_accuracy_by_task.shape",

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import pcclip.evaluate as evaluate_module
 from pcclip.config import EvalSettings
 from pcclip.data import RANKING_SENTENCES, ZERO_SHOT_TASKS, heldout_set
-from pcclip.datasets import Comparative, ImageArray, LabelledImages, load_awa2
+from pcclip.datasets import IMAGENET_TEMPLATES, Comparative, ImageArray, LabelledImages, load_awa2, load_coco_captions, load_image_folder
 from pcclip.datasets.base import CaptionedImages
 from pcclip.evaluate import (
     HeldoutEmbeddings,
@@ -31,7 +31,7 @@ from pcclip.losses import difference_directions
 from pcclip.metrics import class_embeddings, comparative_class_embeddings, zero_shot_credit
 from pcclip.models import create_model
 from pcclip.world.scene import ATTRIBUTES, COLOURS, SHAPES, WorldConfig
-from test_datasets import make_awa2
+from test_datasets import make_awa2, make_coco, write_image
 
 WORLD = WorldConfig(image_size=32)
 TINY = EvalSettings(pairs_per_attribute=6, zero_shot_per_class=3, caption_scenes=24, bootstrap_resamples=200)
@@ -132,6 +132,7 @@ def test_world_metrics_on_crafted_embeddings_are_exact(heldout):
     assert m["difference_accuracy"] == 1.0 and m["difference_accuracy_ci"] == [1.0, 1.0]
     assert m["difference_accuracy_by_attribute"] == {a: 1.0 for a in ATTRIBUTES}
     assert m["difference_choice_accuracy"] == 1.0 and m["difference_choice_candidates"] == 6
+    assert m["difference_choice_picks_reversed"] == 0.0
     assert m["zero_shot_accuracy"] == 1.0 and m["zero_shot_top5_accuracy_by_task"] == {"shape": 1.0, "colour": 1.0}
     assert m["zero_shot_worst_class_accuracy_by_task"] == {"shape": 1.0, "colour": 1.0}
     assert m["zero_shot_per_class_accuracy"]["colour"] == {c: 1.0 for c in COLOURS}
@@ -150,7 +151,8 @@ def test_sentences_that_say_the_opposite_score_zero(heldout):
     emb.texts["differences"] = -emb.texts["differences"]
     m = evaluate_embeddings(emb, heldout)
     assert m["difference_accuracy"] == 0.0
-    assert m["difference_choice_accuracy"] == 0.0  # the reversed sentence (then the true direction) wins
+    assert m["difference_choice_accuracy"] == 0.0
+    assert m["difference_choice_picks_reversed"] == 1.0  # it now says exactly the true direction
 
 
 def test_comparative_prompting_on_the_world_uses_the_papers_update(heldout):
@@ -265,6 +267,20 @@ def test_captions_on_a_captioned_dataset():
     m = evaluate_captions(model, model.tokenizer, data, image_embeddings=E[:2])
     assert m["clipscore"] == pytest.approx(2.5 * (1 + 2**-0.5 + 1) / 3)
     assert m["retrieval"] == {"image_to_text_r1": 1.0, "text_to_image_r1": 1.0}
+
+
+def test_real_data_from_files_through_a_real_model(tmp_path):
+    """The loaders' images go through the model's own encoders: an ImageFolder and COCO captions."""
+    torch.manual_seed(0)
+    model, tokenizer = create_model("pcclip-vit-nano")
+    for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        for i in range(2):
+            write_image(tmp_path / "folder" / name / f"{i}.png", colour, size=(40, 30))
+    m = evaluate_classification(model, tokenizer, load_image_folder(tmp_path / "folder"), IMAGENET_TEMPLATES[:3])
+    assert set(m) == {"zero_shot_accuracy", "zero_shot_top5_accuracy", "zero_shot_worst_class_accuracy", "zero_shot_per_class_accuracy"}
+    assert m["zero_shot_top5_accuracy"] == 1.0  # two classes
+    m = evaluate_captions(model, tokenizer, load_coco_captions(make_coco(tmp_path)))
+    assert 0 <= m["clipscore"] <= 2.5 and set(m["retrieval_r5"]) == {"image_to_text_r5", "text_to_image_r5"}
 
 
 # --- output -------------------------------------------------------------------------------------------

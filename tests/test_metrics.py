@@ -93,6 +93,7 @@ def test_k_way_choice_with_a_tie():
         torch.stack([E[2], E[2], -d]),  # true and first distractor both at cosine 0, the other below: 1/2
     ])
     assert choice_credit(candidates, a, b).tolist() == [1.0, 0.5]
+    assert choice_credit(candidates, a, b, column=1).tolist() == [0.0, 0.5]  # how often candidate 1 is picked
 
 
 # --- zero-shot classification ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ with the metric names below. On real data: `evaluate_classification`, `evaluate_
 Metric names (the same in every results file and table):
   difference_accuracy[_ci|_by_attribute|_by_attribute_ci]         sign test, chance 1/2
   difference_choice_accuracy[_ci|_by_attribute|_by_attribute_ci]  K-way choice, chance 1/K
+  difference_choice_candidates, difference_choice_picks_reversed  K; how often the reversed sentence wins
   zero_shot_accuracy, zero_shot_top5_accuracy, zero_shot_worst_class_accuracy, zero_shot_per_class_accuracy
       (on the world, per task: the same names + _by_task; zero_shot_accuracy is then the mean over tasks)
   comparative_zero_shot_accuracy[_by_task]                        zero-shot after comparative prompting
@@ -208,10 +209,13 @@ def evaluate_embeddings(emb: HeldoutEmbeddings, heldout: HeldoutSet, seconds: di
 def _world_differences(emb: HeldoutEmbeddings, h: HeldoutSet, _classes) -> dict:
     texts, a, b = emb.texts["differences"], emb.images[h.diff_a], emb.images[h.diff_b]
     common = dict(groups=h.diff_attributes, clusters=h.diff_pair, resamples=h.settings.bootstrap_resamples, seed=h.settings.seed)
+    candidates = texts[h.diff_candidates]
     return {
         **accuracy_with_ci("difference_accuracy", sign_test_credit(texts, a, b), **common),
-        **accuracy_with_ci("difference_choice_accuracy", choice_credit(texts[h.diff_candidates], a, b), **common),
+        **accuracy_with_ci("difference_choice_accuracy", choice_credit(candidates, a, b), **common),
         "difference_choice_candidates": int(h.diff_candidates.shape[1]),
+        # how often the K-way choice picks the reversed sentence (right attribute, wrong direction)
+        "difference_choice_picks_reversed": choice_credit(candidates, a, b, column=1).mean().item(),
     }
 
 

@@ -74,12 +74,13 @@ def sign_test_credit(text: torch.Tensor, image_a: torch.Tensor, image_b: torch.T
     return (cos > 0).double() + 0.5 * (cos == 0).double()
 
 
-def choice_credit(candidates: torch.Tensor, image_a: torch.Tensor, image_b: torch.Tensor) -> torch.Tensor:
+def choice_credit(candidates: torch.Tensor, image_a: torch.Tensor, image_b: torch.Tensor, column: int = 0) -> torch.Tensor:
     """K-way difference classification: for each pair, K candidate sentences (N, K, D), the true one in
-    column 0; right when the true one has the highest cosine with normalize(v_a - v_b). Chance 1/K."""
+    column 0; right when the true one has the highest cosine with normalize(v_a - v_b). Chance 1/K.
+    With another `column`: how often that candidate is the one picked (to see which distractor wins)."""
     scores = torch.einsum("nkd,nd->nk", candidates, difference_directions(image_a, image_b))
     relevant = torch.zeros_like(scores, dtype=torch.bool)
-    relevant[:, 0] = True
+    relevant[:, column] = True
     return hit_at_k(scores, relevant, 1)
 
 
