@@ -30,7 +30,7 @@ from pcclip.evaluate import (
 from pcclip.losses import difference_directions
 from pcclip.metrics import class_embeddings, comparative_class_embeddings, zero_shot_credit
 from pcclip.models import create_model
-from pcclip.world.scene import ATTRIBUTES, COLOURS, SHAPES, WorldConfig
+from pcclip.world.scene import ATTRIBUTES, COLOURS, WorldConfig
 from test_datasets import make_awa2, make_coco, write_image
 
 WORLD = WorldConfig(image_size=32)

@@ -191,6 +191,9 @@ def zero_shot_prompts(templates: str, phrase: str) -> tuple[str, ...]:
 
 
 def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
+    """The held-out evaluation set, drawn from settings.seed in the eval phrasing: minimal pairs with
+    difference sentences, single-object scenes for zero-shot (and analogies), captioned scenes (for
+    CLIPScore, retrieval and ranking), and the texts each metric needs."""
     rng = np.random.default_rng(settings.seed)
     scenes: list[Scene] = []
     diff_a, diff_b, texts, attrs = [], [], [], []

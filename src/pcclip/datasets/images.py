@@ -60,9 +60,6 @@ class ImageFiles:
                 raise PcclipError(f"{path}: not a readable image ({e})") from None
         return out
 
-    def subset(self, indices: Sequence[int]) -> ImageFiles:
-        return ImageFiles([self.paths[i] for i in indices])
-
 
 class ImageArray:
     """Images held in memory as uint8 (N, H, W, 3) (CIFAR's pickled batches)."""
@@ -80,9 +77,6 @@ class ImageArray:
         if chosen.shape[1:3] == (size, size):
             return chosen
         return np.stack([fit_square(Image.fromarray(image), size) for image in chosen]) if len(chosen) else chosen
-
-    def subset(self, indices: Sequence[int]) -> ImageArray:
-        return ImageArray(self.array[np.asarray(indices, dtype=np.int64)])
 
 
 def encode_image_source(model, source: ImageSource, batch_size: int = 256) -> torch.Tensor:
