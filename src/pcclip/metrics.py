@@ -142,7 +142,7 @@ def comparative_class_embeddings(
 
     Every update reads the original class embeddings; classes without comparatives stay as they are."""
     if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        raise PcclipError(f"comparative prompting: alpha must be in [0, 1], got {alpha}")
     if not (len(first) == len(second) == len(comparatives)):
         raise ValueError("first, second and comparatives must have one row per comparative")
     n_classes, dim = classes.shape
