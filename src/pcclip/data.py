@@ -15,7 +15,7 @@ import numpy as np
 from .config import EvalSettings, PairSettings
 from .datasets.comparatives import gather_comparatives
 from .datasets.templates import STANDARD_TEMPLATES
-from .world.phrasing import caption, class_phrase, difference_sentence, difference_sentences, ZERO_SHOT_TEMPLATES
+from .world.phrasing import caption, class_phrase, difference_sentences, ZERO_SHOT_TEMPLATES
 from .world.render import render_batch
 from .world.scene import (
     ATTRIBUTES,
