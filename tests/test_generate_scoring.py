@@ -33,6 +33,7 @@ B = {
         ("colour", "The two images differ in colour.", "unjudged"),
         ("colour", "Red circles and blue circles.", "unjudged"),  # no image named, no captions to anchor them
         ("colour", "It is a nice picture.", "no-attribute"),
+        ("count", "The two images show a difference between the two pictures.", "no-attribute"),
         ("colour", "The second image has squares instead of circles.", "false"),
         ("size", "The circles in the second image are bigger.", "correct"),
         ("size", "The first picture has larger circles than the second.", "wrong-direction"),

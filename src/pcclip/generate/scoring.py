@@ -57,7 +57,8 @@ _CONTRAST = ("than", "instead of", "in place of", "rather than", "as opposed to"
 
 
 def _words(*words: str) -> str:
-    return r"\b(?:" + "|".join(words) + r")\b"
+    """A pattern for any of these whole words; a hyphen joins words ("medium-sized" is not "medium")."""
+    return r"(?<![\w-])(?:" + "|".join(words) + r")(?![\w-])"
 
 
 # (attribute, kind, value, pattern), most specific first: a span matched once is not matched again,
@@ -88,13 +89,17 @@ _SIZE_VALUES = {
     "medium": _words("medium", "medium-sized", "mid-sized", "moderately sized"),
     "large": _words("large", "big", "sizeable", "hefty", "huge"),
 }
-# "one" counts only shortly before an object noun, and not as a pronoun ("one finds", "one of them").
 _PRONOUN_VERBS = "finds?|sees?|notices?|can|could|would|may|might|is|has|of|another"
+_BEFORE_OBJECTS = rf"(?=(?:\s+[\w-]+){{0,2}}?\s+(?:{_OBJECT_NOUNS})\b)"
+_NOT_BEFORE_IMAGES = (r"(?!(?:\s+[\w-]+)?\s+(?:images?|pictures?|photos?|photographs?|scenes?|times|ways|sides|kinds|types|"
+                      r"differences|dimensions|versions)\b)")
+# A number counts unless it counts images ("the two images") or is part of a word ("3-dimensional");
+# "one" counts only shortly before an object noun, and not as a pronoun ("one finds", "one of them").
 _COUNT_VALUES = {
-    1: rf"\b(?:one(?!\s+(?:{_PRONOUN_VERBS})\b)(?=(?:\s+[\w-]+){{0,2}}?\s+(?:{_OBJECT_NOUNS})\b)|single|lone|1)\b",
-    2: _words("two", "pair of", "couple of", "2"),
-    3: _words("three", "trio", "3"),
-    4: _words("four", "quartet", "4"),
+    1: rf"(?<![\w-])(?:one(?!\s+(?:{_PRONOUN_VERBS})\b){_BEFORE_OBJECTS}|single|lone|1{_NOT_BEFORE_IMAGES})(?![\w-])",
+    2: rf"(?<![\w-])(?:(?:two|2){_NOT_BEFORE_IMAGES}|pair of|couple of)(?![\w-])",
+    3: rf"(?<![\w-])(?:(?:three|3){_NOT_BEFORE_IMAGES}|trio)(?![\w-])",
+    4: rf"(?<![\w-])(?:(?:four|4){_NOT_BEFORE_IMAGES}|quartet)(?![\w-])",
 }
 _POSITION_VALUES = {
     "left": _words("left"),
