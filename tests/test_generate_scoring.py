@@ -31,7 +31,7 @@ B = {
         ("colour", "The first image has blue circles, the second red ones.", "wrong-direction"),
         ("colour", "The circles in image 1 are green.", "false"),
         ("colour", "The two images differ in colour.", "unjudged"),
-        ("colour", "Red circles and blue circles.", "unjudged"),  # no image named, no captions to anchor them
+        ("colour", "Red circles and blue circles.", "no-attribute"),  # values said of no image
         ("colour", "It is a nice picture.", "no-attribute"),
         ("count", "The two images show a difference between the two pictures.", "no-attribute"),
         ("colour", "The second image has squares instead of circles.", "false"),
@@ -62,6 +62,7 @@ def test_names_difference_is_about_the_attribute_not_the_direction():
     assert wrong_way.names_difference and wrong_way.named == ("size",)  # "circles", true of both, is no difference
     other = judge_sentence("The first image has more circles.", A, B["size"])
     assert not other.names_difference and other.verdict == "false"
+    assert judge_sentence("They differ in colour.", A, B["size"]).verdict == "wrong-attribute"
 
 
 @pytest.mark.parametrize("split", ["train", "eval"])
@@ -116,9 +117,9 @@ def test_caption_words_stand_for_their_image_when_no_image_is_named():
     assert judge_sentence("The large circles are bigger than the small ones.", A, B["size"], captions).verdict == "correct"
     swapped = judge_sentence("The small circles are bigger than the large ones.", A, B["size"], captions)
     assert swapped.verdict == "wrong-direction"
-    # naming the captions' values says which is which by construction, not which image is which: unjudged
+    # repeating the captions' words says nothing about which image is which
     judgement = judge_sentence("Red circles and blue circles.", A, B["colour"], CAPTIONS)
-    assert (judgement.verdict, judgement.names_difference) == ("unjudged", True)
+    assert (judgement.verdict, judgement.names_difference) == ("no-attribute", False)
     # an answer that attributes the caption's words to an image still counts
     answer = "The first image of two red circles on the left shows red circles, the second blue ones."
     assert judge_sentence(answer, A, B["colour"], CAPTIONS).verdict == "correct"

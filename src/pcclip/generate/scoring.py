@@ -142,13 +142,14 @@ class Claim:
 
 @dataclass(frozen=True)
 class Judgement:
-    """The verdict on one sentence: "correct" (a real difference the right way round, nothing false),
-    "wrong-direction" (a difference the wrong way round), "false" (a claim true of neither image or
-    a difference that is not there), "unjudged" (attributes named but nothing to check, e.g. "they
-    differ in colour"), or "no-attribute"."""
+    """The verdict on one sentence, the first that applies: "wrong-direction" (a difference the wrong
+    way round), "false" (a claim true of neither image, or a difference that is not there),
+    "correct" (a real difference the right way round), "unjudged" (a real difference named with no
+    direction to check: "they differ in colour"), "wrong-attribute" (only attributes that do not
+    differ are named), "no-attribute"."""
 
     verdict: str
-    named: tuple[str, ...]  # attributes it names as differing (a value true of both images does not count)
+    named: tuple[str, ...]  # attributes it names as differing (see judge_sentence)
     names_difference: bool  # it names at least one attribute that really differs
     right: int
     swapped: int
@@ -280,9 +281,10 @@ def judge_sentence(text: str, a: Scene, b: Scene, captions: Sequence[str] = ()) 
     anchor values in a text that names no image."""
     differing = set(differing_attributes(a, b))
     claims = _claims(without_echo(text, captions), captions)
-    # A value true of both images ("circles" when both show circles) describes, it does not compare.
-    naming = [c for c in claims if not (c.kind in ("value", "anchor") and _holds(a, c.attribute, c.value)
-                                         and _holds(b, c.attribute, c.value))]
+    # What names an attribute as differing: a generic word ("colour"), a comparative, or a value said
+    # of one image that is not true of both. Caption words said of no image only restate the captions.
+    naming = [c for c in claims if c.kind in ("mention", "cmp") or (
+        c.kind == "value" and c.image is not None and not (_holds(a, c.attribute, c.value) and _holds(b, c.attribute, c.value)))]
     named = tuple(attr for attr in ATTRIBUTES if any(c.attribute == attr for c in naming))
     right = swapped = false = 0
     for claim in claims:
@@ -303,17 +305,18 @@ def judge_sentence(text: str, a: Scene, b: Scene, captions: Sequence[str] = ()) 
             swapped += 1
         else:
             false += 1
-    if not named:
-        verdict = "no-attribute"
-    elif swapped:
+    names_difference = bool(differing & set(named))
+    if swapped:
         verdict = "wrong-direction"
     elif false:
         verdict = "false"
     elif right:
         verdict = "correct"
-    else:
+    elif names_difference:
         verdict = "unjudged"
-    return Judgement(verdict, named, bool(differing & set(named)), right, swapped, false)
+    else:
+        verdict = "wrong-attribute" if named else "no-attribute"
+    return Judgement(verdict, named, names_difference, right, swapped, false)
 
 
 @dataclass
