@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -51,6 +52,15 @@ def write_json(path: Path, obj: Any) -> Path:
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=False)
             f.write("\n")
+    return atomic_write(Path(path), write)
+
+
+def write_jsonl(path: Path, rows: Iterable[dict]) -> Path:
+    """One JSON object per line, written atomically."""
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return atomic_write(Path(path), write)
 
 

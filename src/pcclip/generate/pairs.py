@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import atomic_write
+from ..cache import write_jsonl
 from ..errors import PcclipError
 from ..world.phrasing import caption
 from ..world.scene import ATTRIBUTES, Scene, WorldConfig, perturb, sample_scenes
@@ -121,11 +121,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def save_pairs(pairs: Sequence[PairRecord], path: Path) -> Path:
     """Write pairs as JSONL (one object per line), atomically."""
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for pair in pairs:
-                f.write(json.dumps(asdict(pair), ensure_ascii=False) + "\n")
-    return atomic_write(Path(path), write)
+    return write_jsonl(Path(path), (asdict(pair) for pair in pairs))
 
 
 def load_pairs(path: Path) -> list[PairRecord]:

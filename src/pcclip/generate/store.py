@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..cache import atomic_write
+from ..cache import write_jsonl
 from ..errors import PcclipError
 from .pairs import read_jsonl
 
@@ -202,11 +202,7 @@ def merge_stores(target: Path, sources: Sequence[Path]) -> dict[str, int]:
 
 def export_jsonl(records: Iterable[GenerationRecord], path: Path) -> Path:
     """Write records as JSONL, atomically."""
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for record in records:
-                f.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
-    return atomic_write(Path(path), write)
+    return write_jsonl(Path(path), (asdict(record) for record in records))
 
 
 def load_records(path: Path) -> list[GenerationRecord]:
