@@ -48,8 +48,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--alphas", type=float, nargs="+", default=[1.0, 0.8, 0.6, 0.5, 0.4, 0.3])
     parser.add_argument("--caption-weights", type=float, nargs="*", default=[])
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    default = RunSettings()
+    default = RunSettings(threads=args.threads)
     series = {"WiSE-FT alpha": [], "caption loss weight": []}
     for alpha in args.alphas:
         settings = default.model_copy(update={"finetune": default.finetune.model_copy(update={"wise_alpha": alpha})})
