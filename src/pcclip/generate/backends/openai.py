@@ -66,7 +66,7 @@ class OpenAIBackend(Backend):
         if not model:
             raise PcclipError(f"the openai back end needs a model: set backend.model or the variable {settings.model_env}")
         self._model = model
-        # Direct connections: a loopback or in-cluster server must not go through a proxy by accident.
+        # A loopback server is reached directly, never through a proxy set in the environment.
         proxies = urllib.request.ProxyHandler({}) if _is_local(self.base_url) else urllib.request.ProxyHandler()
         self._opener = urllib.request.build_opener(proxies)
 
@@ -77,9 +77,8 @@ class OpenAIBackend(Backend):
     def provenance(self) -> dict[str, Any]:
         # A URL may carry credentials (user:password@host, ?key=...): record scheme, host and path only.
         url = urllib.parse.urlparse(self.base_url)
-        public = urllib.parse.urlunparse((url.scheme, url.hostname or "", url.path, "", "", ""))
-        if url.port:
-            public = public.replace(url.hostname, f"{url.hostname}:{url.port}", 1)
+        host = f"{url.hostname or ''}{f':{url.port}' if url.port else ''}"
+        public = urllib.parse.urlunparse((url.scheme, host, url.path, "", "", ""))
         record = super().provenance()
         record["backend"].update(base_url=public, model=self._model)  # as resolved from the environment
         return record
