@@ -9,7 +9,6 @@ import typing
 import numpy as np
 import pytest
 import torch
-from pydantic import ValidationError
 
 from pcclip.errors import PcclipError
 from pcclip.generate import BACKENDS, GenerationSettings, generate, load_generation_settings
