@@ -88,7 +88,7 @@ def create_model(name: str, pretrained: str | None = None, device: str | torch.d
                 f"tags: {', '.join(tags) if tags else 'none'}"
             )
     try:
-        with _quiet_loaders():
+        with quiet_loaders():
             model = open_clip.create_model(name, pretrained=pretrained, device=device)
     except PcclipError:
         raise
@@ -102,7 +102,7 @@ def _is_tag(name: str, pretrained: str) -> bool:
     return pretrained.lower() in {t.lower() for t in open_clip.list_pretrained_tags_by_model(name)}
 
 
-class _quiet_loaders:
+class quiet_loaders:
     """Silence load chatter while a model is built: transformers' weight-loading bar and report, and
     open_clip's root-logger notes ('initialized partially' is expected: image weights start random)."""
 

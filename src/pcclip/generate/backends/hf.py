@@ -92,7 +92,7 @@ class HFBackend(Backend):
             return
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from ...models import _quiet_loaders
+        from ...models import quiet_loaders
 
         torch = self._torch
         if self.settings.threads:
@@ -103,7 +103,7 @@ class HFBackend(Backend):
             source, gguf_file = str(directory), gguf_file or packaged_file
         extra = {"gguf_file": gguf_file} if gguf_file else {}
         try:
-            with _quiet_loaders():
+            with quiet_loaders():
                 tokenizer = AutoTokenizer.from_pretrained(source, **extra)
                 model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, self.dtype), **extra)
         except (OSError, ValueError) as e:  # a missing path, an unreachable hub, an unsupported file
