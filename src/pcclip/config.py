@@ -67,18 +67,50 @@ class PretrainSettings(OptimSettings):
     seed: int = 0
 
 
+class DataSettings(Settings):
+    """Where the training images and captions come from: the procedural world (the embedded default)
+    or a real dataset in its standard layout."""
+
+    source: Literal["world", "coco", "cub", "captions"] = Field(
+        "world",
+        description="'coco': COCO captions (annotations JSON + image folder); 'cub': CUB-200-2011 with Reed et al.'s "
+        "bird descriptions; 'captions': a CSV/TSV/JSONL file of (image path, caption), as open_clip_train reads",
+    )
+    root: Path | None = Field(
+        None, description="coco: the folder holding annotations/ and <split>/; cub: the CUB_200_2011 folder; "
+        "captions: the .csv, .tsv or .jsonl file",
+    )
+    split: str | None = Field(None, description="coco: the split (default train2017); cub: train, test or all (default train)")
+    descriptions: Path | None = Field(
+        None, description="cub: Reed et al.'s text_c10 folder (<class folder>/<image name>.txt, one description per line)"
+    )
+    image_key: str = Field("filepath", description="captions: the image path column (open_clip_train's --csv-img-key)")
+    caption_key: str = Field("title", description="captions: the caption column (open_clip_train's --csv-caption-key)")
+    bad_images: Literal["error", "skip"] = Field(
+        "error", description="a missing or unreadable image: 'error' names the file and stops; 'skip' leaves it out and counts it"
+    )
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> "DataSettings":
+        if self.source != "world" and self.root is None:
+            raise ValueError(f"data.source={self.source!r} needs data.root (see `data.root`'s description for the layout)")
+        if self.source == "cub" and self.descriptions is None:
+            raise ValueError("data.source='cub' needs data.descriptions: the text_c10 folder of Reed et al.'s cvpr2016_cub")
+        return self
+
+
 class PairSettings(Settings):
     """Ordered training pairs built from images sampled among the pretraining scenes."""
 
     pairing: Literal["minimal", "pool"] = Field(
         "minimal",
         description="'minimal': each sampled scene paired with a copy that differs in one attribute (attributes in "
-        "turn, order random); 'pool': pairs among the sampled scenes, as the paper samples COCO pairs",
+        "turn, order random; world only); 'pool': pairs among the sampled images, as the paper samples COCO pairs",
     )
-    images: int = Field(1000, ge=2, description="scenes sampled from the pretraining scenes")
+    images: int = Field(1000, ge=2, description="images sampled (world: among the pretraining scenes; real data: the dataset's)")
     pairs: int = Field(1500, ge=1, description="ordered pairs (distinct)")
     max_differences: int = Field(
-        2, ge=1, le=5, description="pool pairing: keep pairs differing in at most this many attributes (5: any)"
+        2, ge=1, le=5, description="pool pairing on the world: keep pairs differing in at most this many attributes (5: any)"
     )
     train_fraction: float = Field(
         0.8, gt=0, le=1, description="each finetuning seed trains on its own seeded sample of this share of the pool"
@@ -142,6 +174,7 @@ class RunSettings(Settings):
     """One end-to-end run: world -> base model -> oracle pairs -> PC-CLIP finetune per seed -> evaluation."""
 
     world: WorldConfig = WorldConfig()
+    data: DataSettings = DataSettings()
     model: ModelSettings = ModelSettings()
     pretrain: PretrainSettings = PretrainSettings()
     pairs: PairSettings = PairSettings()
@@ -158,8 +191,14 @@ class RunSettings(Settings):
 
     @model_validator(mode="after")
     def _pairs_fit(self) -> "RunSettings":
-        if self.pairs.images > self.pretrain.scenes:
+        if self.data.source == "world" and self.pairs.images > self.pretrain.scenes:
             raise ValueError(f"pairs.images ({self.pairs.images}) exceeds pretrain.scenes ({self.pretrain.scenes})")
         if self.pairs.pairing == "pool" and self.pairs.pairs > self.pairs.images * (self.pairs.images - 1):
             raise ValueError(f"pairs.pairs ({self.pairs.pairs}) exceeds the ordered pairs of {self.pairs.images} images")
+        if self.data.source != "world":
+            if self.model.pretrained is None:
+                raise ValueError(f"data.source={self.data.source!r} needs model.pretrained (an open_clip tag or checkpoint): "
+                                 "pcclip pretrains base models on the world only")
+            if self.pairs.pairing != "pool":
+                raise ValueError(f"data.source={self.data.source!r} needs pairs.pairing='pool': 'minimal' pairs edit world scenes")
         return self
