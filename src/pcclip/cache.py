@@ -88,3 +88,23 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     except Exception as e:  # safetensors raises several types for a corrupt header
         raise PcclipError(f"{path}: not a readable safetensors file ({e}); delete it or point to another") from None
+
+
+def read_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSONL file; PcclipError naming the line if bad."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise PcclipError(f"{path}: file not found") from None
+    except UnicodeDecodeError as e:
+        raise PcclipError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise PcclipError(f"{path}: line {line_no}: not valid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise PcclipError(f"{path}: line {line_no}: expected a JSON object")
+        yield line_no, obj

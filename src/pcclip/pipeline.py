@@ -25,12 +25,14 @@ from .cache import default_cache_root, read_json, settings_hash, write_json
 from .checkpoint import save_checkpoint
 from .config import FinetuneSettings, RunSettings
 from .data import heldout_set, training_pair_pool, training_scenes
-from .encode import encode_images
+from .encode import encode_images, image_size
 from .evaluate import evaluate
 from .finetune import PairData, finetune_pc, image_tower_trains, weight_average
 from .generate import GenerationSettings, agreement, apply_filter, generate
+from .generate.pairs import PairRecord
 from .models import create_model
 from .pretrain import pretrain_clip
+from .real_pairs import RealPairPool, real_pair_pool
 from .world.render import render_batch
 from .world.scene import sample_scenes
 
@@ -67,7 +69,9 @@ class Pipeline:
             settings.world, settings.model, settings.pretrain, _file_identity(settings.model.pretrained), __version__
         )
         self.base_path = self.cache_root / "checkpoints" / f"base-{settings.model.name}-{self.base_key}.safetensors"
-        self.pool_key = settings_hash(self.base_key, settings.pairs)
+        real = settings.data.source != "world"
+        # (A world pool's key is unchanged since before real sources existed, so caches stay valid.)
+        self.pool_key = settings_hash(self.base_key, settings.pairs, *([settings.data, _file_identity(settings.data.root)] if real else []))
         self._comparisons: dict[str, tuple[dict[str, str], dict]] = {}
 
     @cached_property
@@ -93,8 +97,11 @@ class Pipeline:
 
     @cached_property
     def heldout(self):
+        # Object sizes are fractions of the image side, so the world renders at any model's input size
+        # (a user's ViT-B or ViT-L takes 224 px) without changing what the scenes show.
+        world = self.settings.world.model_copy(update={"image_size": image_size(self.base[0])})
         with self.times("heldout set"):
-            return heldout_set(self.settings.world, self.settings.eval)
+            return heldout_set(world, self.settings.eval)
 
     @cached_property
     def heldout_image_embeddings(self) -> torch.Tensor:
@@ -104,11 +111,28 @@ class Pipeline:
             return encode_images(self.base[0], self.heldout.images)
 
     @cached_property
-    def pair_pool(self):
-        """(pairs, scene of each image id): the training pairs every generator describes."""
+    def pair_pool(self) -> tuple[list[PairRecord], Callable[[list[str], int], np.ndarray]]:
+        """(pairs, load(image ids, size) -> uint8 images): the training pairs every generator describes."""
         s = self.settings
+        if s.data.source != "world":
+            pool = self.real_pool
+            return pool.pairs, pool.load
         with self.times("pairs"):
-            return training_pair_pool(sample_scenes(s.pretrain.scenes, s.pretrain.seed, s.world), s.pairs, s.world)
+            pairs, scenes = training_pair_pool(sample_scenes(s.pretrain.scenes, s.pretrain.seed, s.world), s.pairs, s.world)
+        return pairs, lambda ids, size: render_batch([scenes[i] for i in ids], size)
+
+    @cached_property
+    def real_pool(self) -> RealPairPool:
+        """The pool of a real dataset, cached: sampling reads (and checks) every sampled image."""
+        path = self.cache_root / "pools" / f"{self.settings.data.source}-{self.pool_key}.json"
+        if path.is_file():
+            return RealPairPool.from_json(read_json(path))
+        with self.times("pairs"):
+            pool = real_pair_pool(self.settings.data, self.settings.pairs)
+        write_json(path, pool.to_json())
+        if pool.skipped:
+            self.log(f"{len(pool.skipped)} unreadable images left out (data.bad_images='skip'), e.g. {pool.skipped[0]}")
+        return pool
 
     def comparisons(self, generator: str, settings: GenerationSettings) -> tuple[dict[str, str], dict]:
         """{pair id: kept sentence} written by `generator` for the pool, and a summary of the stage
@@ -120,15 +144,15 @@ class Pipeline:
                 records = generate(pairs, settings, store, progress=True)
             kept, report = apply_filter(records, settings.filter.enabled, settings.filter)
             sentences = {r.pair_id: r.cleaned for r in kept}
-            truth = agreement(kept, pairs)
+            truth = agreement(kept, pairs) if self.settings.data.source == "world" else None  # needs world attributes
             summary = {
                 "pairs": len(pairs),
                 "failed": sum(r.status == "failed" for r in records),
                 "kept": len(kept),
                 "removed_by_rule": report.removed,
                 "mean_chars": statistics.fmean(len(t) for t in sentences.values()) if sentences else 0.0,
-                "names_a_real_difference": truth.names_difference / max(truth.total, 1),
-                "correct": truth.correct / max(truth.total, 1),
+                "names_a_real_difference": truth.names_difference / max(truth.total, 1) if truth else None,
+                "correct": truth.correct / max(truth.total, 1) if truth else None,
                 "examples": [
                     {"caption_a": r.caption_a, "caption_b": r.caption_b, "raw": r.raw, "kept": r.cleaned} for r in kept[:4]
                 ],
@@ -138,7 +162,7 @@ class Pipeline:
 
     def training_data(self, sentences: dict[str, str], seed: int) -> PairData:
         """The seed's share of the described pool, with images rendered and captions kept."""
-        pairs, scenes = self.pair_pool
+        pairs, load_images = self.pair_pool
         described = [p for p in pairs if p.pair_id in sentences]
         rng = np.random.default_rng([self.settings.pairs.seed, seed, 5])
         n = max(1, round(self.settings.pairs.train_fraction * len(described)))
@@ -147,7 +171,7 @@ class Pipeline:
         row = {image_id: k for k, image_id in enumerate(ids)}
         captions = {p.id_a: p.caption_a for p in chosen} | {p.id_b: p.caption_b for p in chosen}
         return PairData(
-            images=render_batch([scenes[i] for i in ids], self.settings.world.image_size),
+            images=load_images(ids, image_size(self.base[0])),
             pairs=[(row[p.id_a], row[p.id_b]) for p in chosen],
             sentences=[sentences[p.pair_id] for p in chosen],
             captions=[captions[i] for i in ids],
@@ -206,11 +230,14 @@ class Pipeline:
         )
 
     def manifest(self) -> dict:
-        return {
+        manifest = {
             "pcclip_version": __version__,
             "stage_seconds": {k: round(v, 2) for k, v in self.times.items()},
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
+        if self.settings.data.source != "world":
+            manifest["training_data"] = {"source": self.settings.data.source, **self.real_pool.summary()}
+        return manifest
 
 
 def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = print) -> dict:

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import PcclipError
-from .base import LabelledImages, read_indexed, require_dir, require_file
+from .base import CaptionedImages, LabelledImages, read_indexed, require_dir, require_file
 from .images import ImageFiles
 
 LAYOUT = "the CUB_200_2011 folder of CUB_200_2011.tgz (images.txt, classes.txt, image_class_labels.txt, train_test_split.txt, images/, attributes/)"
@@ -108,3 +108,23 @@ def _image_attributes(path: Path, n_images: int, n_attributes: int) -> np.ndarra
                 raise PcclipError(f"{path}: line {number}: image id {image_id} (1..{n_images}), attribute id {attribute_id} (1..{n_attributes}) or is_present {is_present} out of range")
             present[image_id - 1, attribute_id - 1] = bool(is_present)
     return present
+
+
+REED_LAYOUT = "Reed et al.'s text_c10 folder: <class folder>/<image name>.txt with one description per line"
+
+
+def load_cub_descriptions(root: str | Path, descriptions: str | Path, split: Literal["train", "test", "all"] = "train") -> CaptionedImages:
+    """The images of a CUB split with Reed et al.'s bird descriptions (about 10 per image), read from
+    text_c10/<class folder>/<image name>.txt beside each image's path under images/."""
+    cub = load_cub(root, split, attributes=False)
+    descriptions = require_dir(Path(descriptions), REED_LAYOUT)
+    images_dir = Path(root) / "images"
+    captions, owner = [], []
+    for row, image in enumerate(cub.data.images.paths):
+        path = require_file(descriptions / image.relative_to(images_dir).with_suffix(".txt"), REED_LAYOUT)
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not lines:
+            raise PcclipError(f"{path}: no descriptions; expected {REED_LAYOUT}")
+        captions += lines
+        owner += [row] * len(lines)
+    return CaptionedImages(cub.data.images, captions, np.array(owner, dtype=np.int64))

@@ -9,7 +9,6 @@ An item is one image: an id, a caption and, for the procedural world, its exact 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import write_jsonl
+from ..cache import read_jsonl, write_jsonl
 from ..errors import PcclipError
 from ..world.phrasing import caption
 from ..world.scene import ATTRIBUTES, Scene, WorldConfig, perturb, sample_scenes
@@ -147,23 +146,3 @@ def load_items(path: Path) -> list[Item]:
             raise PcclipError(f"{path}: line {line_no}: expected an object with 'id' and a string 'caption'")
         items.append((str(obj["id"]), obj["caption"], obj.get("attributes")))
     return items
-
-
-def read_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
-    """(line number, object) for each non-blank line of a JSONL file; PcclipError naming the line if bad."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise PcclipError(f"{path}: file not found") from None
-    except UnicodeDecodeError as e:
-        raise PcclipError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    for line_no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise PcclipError(f"{path}: line {line_no}: not valid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise PcclipError(f"{path}: line {line_no}: expected a JSON object")
-        yield line_no, obj

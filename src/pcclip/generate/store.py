@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..cache import write_jsonl
+from ..cache import read_jsonl, write_jsonl
 from ..errors import PcclipError
-from .pairs import read_jsonl
 
 SCHEMA_VERSION = 1
 
