@@ -142,3 +142,34 @@ def test_tensorboard_logs_loss_lr_and_throughput(tiny_data, tmp_path):
     events.Reload()
     assert set(events.Tags()["scalars"]) == {"train/loss", "train/lr", "train/samples_per_s", "train/temperature"}
     assert [e.value for e in events.Scalars("train/loss")] == pytest.approx(losses)
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_state(tmp_path):
+    from pcclip.config import OptimSettings
+    from pcclip.optim import epoch_batches, load_train_state, make_optimizer, train_loop
+
+    torch.manual_seed(0)
+    module = torch.nn.Linear(3, 1)
+    x = torch.randn(8, 3)
+    snapshots = []
+
+    def compute_loss(batch):
+        loss = module(x[batch]).pow(2).mean()
+        return loss * float("nan") if len(snapshots) == 3 else loss  # the 4th step (step 3) goes bad
+
+    state = tmp_path / "run.state.pt"
+    with pytest.raises(PcclipError, match=r"toy: the loss is nan .* at step 3; stopped before updating the weights\. .*kept in .*run\.state\.pt"):
+        train_loop(
+            module, lambda start: epoch_batches(8, 2, 2, 0, start), compute_loss, OptimSettings(lr=0.1, batch_size=2, epochs=2),
+            n_items=8, desc="toy", state_path=state, after_step=lambda step: snapshots.append(copy_state(module)),
+        )
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+    assert all(torch.equal(v, snapshots[-1][k]) for k, v in module.state_dict().items())  # the bad step changed nothing
+    restored = torch.nn.Linear(3, 1)
+    step, losses = load_train_state(state, restored, make_optimizer(list(restored.parameters()), OptimSettings()))
+    assert step == 3 and len(losses) == 3
+    assert all(torch.equal(v, snapshots[-1][k]) for k, v in restored.state_dict().items())
+
+
+def copy_state(module) -> dict:
+    return {k: v.clone() for k, v in module.state_dict().items()}

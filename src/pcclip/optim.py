@@ -103,6 +103,18 @@ def load_train_state(path: Path, module: torch.nn.Module, optimizer: torch.optim
     return int(state["step"]), list(state["losses"])
 
 
+def stop_non_finite(desc: str, step: int, loss: float, grad_norm: float, state_path: Path | None, module, optimizer, losses) -> None:
+    """Stop before a NaN or infinite update reaches the weights, keeping them as the last good state."""
+    kept = ""
+    if state_path is not None:
+        save_train_state(state_path, module, optimizer, step, losses)
+        kept = f" The training state before this step (the last good one) is kept in {state_path}."
+    raise PcclipError(
+        f"{desc}: the loss is {loss} (gradient norm {grad_norm}) at step {step}; stopped before updating the weights.{kept} "
+        "Lower the learning rate, set grad_clip, or use precision='fp32', then rerun."
+    )
+
+
 def train_loop(
     module: torch.nn.Module,
     batches: Callable[[int], Iterator[torch.Tensor]],
@@ -153,8 +165,9 @@ def train_loop(
                 if p.grad is not None:
                     dist.all_reduce(p.grad)
                     p.grad.div_(world_size)
-        if settings.grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, settings.grad_clip or math.inf)  # inf: measure, do not clip
+        if not (math.isfinite(step_loss) and math.isfinite(grad_norm.item())):
+            stop_non_finite(desc, step, step_loss, grad_norm.item(), state_path if rank == 0 else None, module, optimizer, losses)
         optimizer.step()
         losses.append(step_loss)
         if writer is not None:
