@@ -50,6 +50,12 @@ class BackendConfig(BaseModel):
                 )
         return data
 
+    def unavailable_reason(self) -> str | None:
+        """Why this back end cannot run here (credentials, weights or a package missing, a server not
+        answering), found without loading a model or sending a request; None when it looks ready.
+        Back ends that need nothing outside pcclip (oracle, rule) keep this default."""
+        return None
+
 
 @dataclass(frozen=True)
 class Request:

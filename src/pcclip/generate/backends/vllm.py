@@ -7,13 +7,20 @@ rather than all at the end.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from pydantic import Field
 
 from ...errors import PcclipError
+from .availability import missing_weights
 from .base import Backend, BackendConfig, Outcome, Request
+
+NOT_INSTALLED = (
+    "the vllm back end needs vLLM, which is not installed: pip install vllm (Linux, CUDA GPU); "
+    "or use backend = 'hf' (transformers) or 'openai' (a vLLM server)"
+)
 
 
 class VLLMSettings(BackendConfig):
@@ -23,6 +30,11 @@ class VLLMSettings(BackendConfig):
     chunk_size: int = Field(1024, ge=1, description="prompts per engine call (each chunk is stored when done)")
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     max_model_len: int | None = Field(None, ge=1)
+
+    def unavailable_reason(self) -> str | None:
+        if importlib.util.find_spec("vllm") is None:
+            return NOT_INSTALLED
+        return missing_weights(self.model)
 
 
 class VLLMBackend(Backend):
@@ -34,10 +46,7 @@ class VLLMBackend(Backend):
         try:
             self._vllm = importlib.import_module("vllm")
         except ImportError:
-            raise PcclipError(
-                "the vllm back end needs vLLM, which is not installed: pip install vllm (Linux, CUDA GPU); "
-                "or use backend = 'hf' (transformers) or 'openai' (a vLLM server)"
-            ) from None
+            raise PcclipError(NOT_INSTALLED) from None
         self._engine = None
 
     @property
