@@ -1,13 +1,18 @@
-"""The study grid on tiny settings: tables, statistics, resume, report, and config errors."""
+"""The study grid on tiny settings: tables, statistics, resume (after a finished study and after a
+kill midway), generators skipped with their reason, report, and config errors."""
 
 import json
 
 import pytest
 
+from pcclip import pipeline
 from pcclip.errors import PcclipError
+from pcclip.generate.mock_server import MockOpenAIServer
 from pcclip.report import write_report
 from pcclip.settings_io import load_settings
 from pcclip.study import StudySettings, mean_ci, paired_test, run_study
+
+SECRET = "sk-test-DO-NOT-LEAK-9d2e41"
 
 TINY_RUN = {
     "world": {"image_size": 32},
@@ -21,7 +26,7 @@ TINY_RUN = {
 }
 
 
-def tiny_study(tmp_path) -> StudySettings:
+def tiny_study(tmp_path, **changes) -> StudySettings:
     return StudySettings.model_validate({
         "name": "tiny",
         "run": {**TINY_RUN, "cache_dir": str(tmp_path / "cache")},
@@ -30,7 +35,20 @@ def tiny_study(tmp_path) -> StudySettings:
         "encoder_ablation": ["text-blocks", "image"],
         "encoder_generator": "oracle",
         "reference": {"generator": "oracle", "trainable": "text-blocks", "why": "test"},
+        **changes,
     })
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """The tiny study run once, uninterrupted: (its settings, its result)."""
+    settings = tiny_study(tmp_path_factory.mktemp("finished"))
+    return settings, run_study(settings, settings.run.cache_dir.parent / "out", log=lambda _: None)
+
+
+def _report_without_manifest(study: dict, output_dir) -> str:
+    md, _ = write_report(study, output_dir)
+    return md.read_text().split("## Manifest")[0]  # the manifest holds this process's stage times
 
 
 def test_statistics_by_hand():
@@ -44,9 +62,8 @@ def test_statistics_by_hand():
     assert paired_test([1.0, 2.0], [0.0, 1.0])["p"] is None  # constant differences: no test
 
 
-def test_study_runs_resumes_and_reports(tmp_path):
-    settings = tiny_study(tmp_path)
-    first = run_study(settings, tmp_path / "out", log=lambda _: None)
+def test_study_runs_resumes_and_reports(tmp_path, finished):
+    settings, first = finished
     assert [r["generator"] for r in first["tables"]["llm"]] == ["oracle", "rule"]
     assert [r["trainable"] for r in first["tables"]["encoders"]] == ["text-blocks", "image"]
     for rows in first["tables"].values():
@@ -77,10 +94,98 @@ def test_config_typos_name_the_key_and_the_choices(tmp_path):
         load_settings(StudySettings, None, ["run.finetune.lrr=1"])
     path = tmp_path / "bad.toml"
     path.write_text('[generators.x]\nbackend = { backend = "gpt" }\n')
-    with pytest.raises(PcclipError, match="bad.toml: invalid settings"):
+    with pytest.raises(PcclipError) as error:
+        load_settings(StudySettings, path)
+    assert str(error.value).startswith(f"{path}: invalid settings\n  generators.x.backend: ")
+    assert "does not match any of the expected tags: 'oracle', 'rule', 'hf', 'openai', 'vllm'" in str(error.value)
+    path.write_text('[generators.x]\nbackend = { backend = "hf", modle = "llama-7b" }\n')
+    with pytest.raises(PcclipError, match="generators.x.backend.hf: .*unknown key 'modle' for the hf back end; "
+                                          "allowed: backend, model, gguf_file"):
         load_settings(StudySettings, path)
 
 
 def test_shipped_config_validates():
     settings = load_settings(StudySettings, "configs/embedded-default.toml")
     assert settings.reference.generator == "smollm2-135m" and settings.run.seeds == (0, 1, 2)
+
+
+class Killed(BaseException):
+    """Stands for a kill: no `except Exception` on the way stops it."""
+
+
+def test_a_study_killed_midway_resumes_without_redoing_runs_and_reports_the_same(tmp_path, monkeypatch, finished):
+    settings = tiny_study(tmp_path)  # a cache of its own
+    real, started = pipeline.finetune_pc, []
+
+    def finetune_then_die(*args, kill_at, **kwargs):
+        if len(started) == kill_at:
+            raise Killed
+        started.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "finetune_pc", lambda *a, **k: finetune_then_die(*a, kill_at=3, **k))
+    with pytest.raises(Killed):
+        run_study(settings, tmp_path / "out", log=lambda _: None)
+    assert len(started) == 3  # of 6: 3 cells x 2 seeds
+
+    started.clear()
+    monkeypatch.setattr(pipeline, "finetune_pc", lambda *a, **k: finetune_then_die(*a, kill_at=None, **k))
+    resumed = run_study(settings, tmp_path / "out", log=lambda _: None)
+    assert len(started) == 3  # only the runs the kill stopped
+    _, uninterrupted = finished
+    assert resumed["tables"] == uninterrupted["tables"] and resumed["generation"] == uninterrupted["generation"]
+    assert _report_without_manifest(resumed, tmp_path / "out") == _report_without_manifest(uninterrupted, tmp_path / "ref")
+
+
+def test_generators_that_cannot_run_are_skipped_with_the_reason(tmp_path, monkeypatch, finished):
+    settings, uninterrupted = finished
+    monkeypatch.delenv("PCCLIP_TEST_UNSET_KEY", raising=False)
+    monkeypatch.setenv("PCCLIP_TEST_KEY", SECRET)
+    with MockOpenAIServer(api_key="another-key") as refusing:
+        generators = {
+            **settings.model_dump(mode="json")["generators"],
+            "gpt": {"backend": {"backend": "openai", "model": "gpt-4o-mini", "api_key_env": "PCCLIP_TEST_UNSET_KEY"}},
+            "llama-7b": {"backend": {"backend": "hf", "model": str(tmp_path / "llama-7b")}},
+            "vllm-server": {"backend": {"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1",
+                                        "api_key_env": "PCCLIP_TEST_KEY"}},
+            "refusing": {"backend": {"backend": "openai", "model": "m", "base_url": refusing.url,
+                                     "api_key_env": "PCCLIP_TEST_KEY", "max_retries": 0}},
+        }
+        study = settings.model_validate({
+            **settings.model_dump(mode="json"), "generators": generators,
+            "llm_ablation": ["gpt", "oracle", "rule", "llama-7b", "vllm-server", "refusing"],
+            "reference": {"generator": "gpt", "trainable": "text-blocks"}, "encoder_generator": "llama-7b",
+        })
+        logged = []
+        result = run_study(study, tmp_path / "out", log=logged.append)  # the rest is cached: nothing retrains
+
+    skipped = result["skipped"]
+    assert skipped["gpt"].startswith("the API key variable PCCLIP_TEST_UNSET_KEY is unset")
+    assert skipped["llama-7b"] == f"model path not found: {tmp_path / 'llama-7b'}"
+    assert skipped["vllm-server"].startswith("the server at http://127.0.0.1:9/v1 is not reachable")
+    assert skipped["refusing"].startswith("no comparison kept: 24 of 24 pairs failed")
+    assert all(any(line.startswith(f"generator {name} skipped: ") for line in logged) for name in skipped)
+    # oracle stands in as the reference and for the encoder ablation: the finished study's very tables
+    assert result["tables"] == uninterrupted["tables"] and list(result["generation"]) == ["oracle", "rule"]
+    assert [note.split(" was skipped")[0] for note in result["fallbacks"]] == [
+        "The configured reference generator `gpt`", "The encoder ablation's generator `llama-7b`"]
+
+    md, page = write_report(result, tmp_path / "out")
+    text = md.read_text()
+    assert "## Skipped generators" in text and "| llama-7b | model path not found:" in text
+    assert "Reference row: generator `oracle`" in text and "is the reference row instead" in text
+    assert "PCCLIP_TEST_UNSET_KEY is unset" in page.read_text()
+    for path in [*(tmp_path / "out").rglob("*"), *settings.run.cache_dir.rglob("*")]:
+        assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
+
+
+def test_no_generator_that_can_run_fails_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.delenv("PCCLIP_TEST_UNSET_KEY", raising=False)
+    study = tiny_study(
+        tmp_path, generators={"gpt": {"backend": {"backend": "openai", "model": "m", "api_key_env": "PCCLIP_TEST_UNSET_KEY"}}},
+        llm_ablation=["gpt"], encoder_generator="gpt", reference={"generator": "gpt", "trainable": "text-blocks"},
+    )
+    with pytest.raises(PcclipError, match="no generator of llm_ablation can run here:\n  gpt: the API key variable "
+                                          "PCCLIP_TEST_UNSET_KEY is unset"):
+        run_study(study, tmp_path / "out", log=lambda _: None)
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()

@@ -142,19 +142,28 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
     seeds = study["seeds"]
     base = study["base"]
     reference = study["reference"]
+    # A reference generator that was skipped has a stand-in, which is not the paper's configuration.
+    role = "the paper's configuration, " if reference["generator"] == study["settings"]["reference"]["generator"] else ""
     sections = [Section(
         f"PC-CLIP ablation study: {study['name']}",
         [
             f"{len(seeds)} seeds ({', '.join(map(str, seeds))}); every cell is the mean with a 95% t-interval over "
             "seeds, evaluated on held-out scenes with held-out phrasing. Differences against the reference row are "
             "paired by seed (paired t-test; with 3 seeds only large, consistent effects can reach significance).",
-            f"Reference row: the paper's configuration, generator `{reference['generator']}` with encoder choice "
-            f"`{reference['trainable']}`. {reference['why']}",
+            f"Reference row: {role}generator `{reference['generator']}` with encoder choice `{reference['trainable']}`. "
+            f"{reference['why']}",
             f"Base model (no finetuning): difference accuracy {base['difference_accuracy']:.3f}, zero-shot accuracy "
             f"{base['zero_shot_accuracy']:.3f}, CLIPScore {base['clipscore']:.3f}, image->text R@1 "
             f"{base['retrieval']['image_to_text_r1']:.3f}.",
         ],
     )]
+    if study["skipped"]:
+        sections.append(Section(
+            "Skipped generators",
+            ["These generators could not run here and are left out of the study; restore what the reason names and "
+             "rerun to add them (finished runs are not redone).", *study["fallbacks"]],
+            [(["generator", "reason"], [[name, reason] for name, reason in study["skipped"].items()])],
+        ))
     header = ["", *METRIC_LABELS.values(), *(f"vs reference: {METRIC_LABELS[m]}" for m in ("difference_accuracy", "zero_shot_accuracy", "clipscore"))]
     for ablation, rows in study["tables"].items():
         body = [[_row_name(r, ablation), *(_cell(r[m]) for m in METRIC_LABELS),

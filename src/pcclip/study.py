@@ -4,7 +4,8 @@ Ablation 1 (which LLM writes the comparisons) finetunes the reference encoder ch
 generator's comparisons; ablation 2 (which encoders train) finetunes each encoder choice on one
 generator's comparisons. Every (generator, encoder choice, seed) run shares the world, base model,
 pair pool and generations with the others, and its result is cached the moment it finishes, so an
-interrupted study resumes where it stopped.
+interrupted study resumes where it stopped. A generator whose credentials, weights or server are
+missing is skipped with the reason, and the rest of the study runs.
 """
 
 from __future__ import annotations
@@ -111,37 +112,97 @@ def paired_test(values: list[float], reference: list[float]) -> dict:
     return {"diff": statistics.fmean(diffs), "p": float(stats.ttest_rel(values, reference).pvalue)}
 
 
-def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], None] = print) -> dict:
-    """Run (or resume) every cell over every seed; returns the aggregated results and writes
-    output_dir/study.json (the report is written by `pcclip.report`)."""
-    output_dir = Path(output_dir)
-    pipeline = Pipeline(settings.run, output_dir, log)
-    seeds = settings.run.seeds
-    base = pipeline.base_metrics()
-    skipped = {}
-    for name in dict.fromkeys((*settings.llm_ablation, settings.encoder_generator)):
-        try:  # generations first: a back end without weights or credentials is skipped, not fatal
-            pipeline.comparisons(name, settings.generators[name])
+def _generators_used(settings: StudySettings) -> list[str]:
+    return list(dict.fromkeys((*settings.llm_ablation, settings.encoder_generator)))
+
+
+def unavailable_generators(settings: StudySettings) -> dict[str, str]:
+    """{generator: why it cannot run here} from cheap checks only (no model loaded, no request sent,
+    no data read), so that a study skips those generators before any work and runs the rest."""
+    reasons = {}
+    for name in _generators_used(settings):
+        backend = settings.generators[name].backend
+        if backend.backend == "oracle" and settings.run.data.source != "world":
+            reasons[name] = f"the oracle writes from the world's attributes, which data.source={settings.run.data.source!r} lacks"
+        elif reason := backend.unavailable_reason():
+            reasons[name] = reason
+    return reasons
+
+
+def without_skipped(settings: StudySettings, skipped: dict[str, str]) -> tuple[StudySettings, list[str]]:
+    """The study over the generators that can run, and a sentence for each role (reference row,
+    encoder ablation) handed from a skipped generator to the first of llm_ablation that can run."""
+    available = tuple(g for g in settings.llm_ablation if g not in skipped)
+    if not available:
+        reasons = "".join(f"\n  {name}: {reason}" for name, reason in skipped.items())
+        raise PcclipError(f"no generator of llm_ablation can run here:{reasons}")
+    stand_in, notes, update = available[0], [], {"llm_ablation": available}
+    if settings.reference.generator in skipped:
+        notes.append(f"The configured reference generator `{settings.reference.generator}` was skipped, so `{stand_in}`, "
+                     "the first generator of llm_ablation that can run, is the reference row instead.")
+        update["reference"] = settings.reference.model_copy(update={"generator": stand_in, "why": notes[-1]})
+    if settings.encoder_generator in skipped:
+        notes.append(f"The encoder ablation's generator `{settings.encoder_generator}` was skipped, so it trains on "
+                     f"`{stand_in}`'s comparisons instead.")
+        update["encoder_generator"] = stand_in
+    return settings.model_copy(update=update), notes
+
+
+def _generate(pipeline: Pipeline, settings: StudySettings, skipped: dict[str, str], log) -> dict[str, dict]:
+    """Each runnable generator's summary of its comparisons; one that fails to start (what the cheap
+    check cannot see: a gated hub model, a corrupt file) or keeps no comparison joins `skipped`."""
+    summaries = {}
+    for name in _generators_used(settings):
+        if name in skipped:
+            continue
+        try:
+            _, summary = pipeline.comparisons(name, settings.generators[name])
         except PcclipError as e:
             skipped[name] = str(e)
-            log(f"generator {name} skipped: {e}")
-    cells = [c for c in settings.cells() if c[1] not in skipped]
-    if not cells or settings.reference.generator in skipped or settings.encoder_generator in skipped:
-        raise PcclipError(f"the study cannot run without its reference generators; skipped: {skipped}")
+        else:
+            if summary["kept"]:
+                summaries[name] = summary
+            else:
+                removed = summary["pairs"] - summary["failed"]
+                skipped[name] = (f"no comparison kept: {summary['failed']} of {summary['pairs']} pairs failed (the reasons "
+                                 f"are in its generation store), {removed} removed by the filter")
+        if name in skipped:
+            log(f"generator {name} skipped: {skipped[name]}")
+    return summaries
+
+
+def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], None] = print) -> dict:
+    """Run (or resume) every cell over every seed; returns the aggregated results and writes
+    output_dir/study.json (the report is written by `pcclip.report`). A generator that cannot run
+    here is skipped with its reason, and the rest of the study runs."""
+    output_dir = Path(output_dir)
+    skipped = unavailable_generators(settings)
+    for name, reason in skipped.items():
+        log(f"generator {name} skipped: {reason}")
+    without_skipped(settings, skipped)  # no generator left: fail now, before any work
+    pipeline = Pipeline(settings.run, output_dir, log)
+    # Comparisons come before the base model: a generator that cannot start shows before the long work.
+    generation = _generate(pipeline, settings, skipped, log)
+    plan, fallbacks = without_skipped(settings, skipped)  # the study as it runs here
+    for note in fallbacks:
+        log(note)
+    seeds = plan.run.seeds
+    base = pipeline.base_metrics()
+    cells = plan.cells()
     jobs = [(cell, seed) for cell in dict.fromkeys(c[1:] for c in cells) for seed in seeds]
     per_run: dict[tuple[str, str], dict[int, dict]] = {}
     bar = tqdm(jobs, desc="study", unit="run", dynamic_ncols=True)
     for (generator, trainable), seed in bar:
         bar.set_postfix_str(f"{generator} x {trainable} x seed {seed}")
-        finetune = settings.run.finetune.model_copy(update={"trainable": trainable})
+        finetune = plan.run.finetune.model_copy(update={"trainable": trainable})
         per_run.setdefault((generator, trainable), {})[seed] = pipeline.finetuned_metrics(
-            generator, settings.generators[generator], finetune, seed
+            generator, plan.generators[generator], finetune, seed
         )
     bar.close()
 
     tables = {}
-    for ablation, reference_cell in (("llm", (settings.reference.generator, settings.reference.trainable)),
-                                     ("encoders", (settings.encoder_generator, settings.reference.trainable))):
+    for ablation, reference_cell in (("llm", (plan.reference.generator, plan.reference.trainable)),
+                                     ("encoders", (plan.encoder_generator, plan.reference.trainable))):
         rows = []
         for _, generator, trainable in (c for c in cells if c[0] == ablation):
             runs = per_run[(generator, trainable)]
@@ -157,11 +218,6 @@ def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], No
             rows.append(row)
         tables[ablation] = rows
 
-    generation = {
-        name: pipeline.comparisons(name, settings.generators[name])[1]
-        for name in dict.fromkeys((*settings.llm_ablation, settings.encoder_generator)) if name not in skipped
-    }
-
     result = {
         "name": settings.name,
         "settings": settings.model_dump(mode="json"),
@@ -169,8 +225,9 @@ def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], No
         "base": base,
         "tables": tables,
         "generation": generation,
-        "reference": settings.reference.model_dump(mode="json"),
+        "reference": plan.reference.model_dump(mode="json"),
         "skipped": skipped,
+        "fallbacks": fallbacks,
         **pipeline.manifest(),
     }
     write_json(output_dir / "study.json", result)
