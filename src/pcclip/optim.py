@@ -30,9 +30,11 @@ def make_optimizer(params: list[torch.nn.Parameter], settings: OptimSettings) ->
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
     groups = [g for g in ({"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    # On a GPU the fused kernel updates all parameters in a few launches (CPU keeps torch's default).
+    fused = {"fused": True} if all(p.is_cuda for p in params) else {}
     if settings.optimizer == "adam":  # torch's Adam adds decay to the gradient (L2), as the paper's code does
-        return torch.optim.Adam(groups, lr=settings.lr)
-    return torch.optim.AdamW(groups, lr=settings.lr)
+        return torch.optim.Adam(groups, lr=settings.lr, **fused)
+    return torch.optim.AdamW(groups, lr=settings.lr, **fused)
 
 
 def lr_at(step: int, total_steps: int, steps_per_epoch: int, settings: OptimSettings) -> float:
@@ -75,6 +77,17 @@ def autocast(settings: OptimSettings, device: torch.device):
     if settings.precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext()
+
+
+def average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None:
+    """Mean of the ranks' gradients, as one all-reduce over all gradients flattened together (one
+    collective per step rather than one per parameter tensor)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat.div_(world_size)
+    for grad, mean in zip(grads, flat.split([g.numel() for g in grads])):
+        grad.copy_(mean.view_as(grad))
 
 
 def save_train_state(path: Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, losses: list[float]) -> None:
@@ -152,22 +165,21 @@ def train_loop(
             group["lr"] = lr_at(step, total_steps, per_epoch, settings)
         optimizer.zero_grad(set_to_none=True)
         step_start = time.perf_counter()
-        step_loss = 0.0
+        step_loss = torch.zeros((), dtype=torch.float64, device=device)  # summed on the device: no sync per micro-batch
         for micro in batch.chunk(settings.accum_steps):
             with autocast(settings, device):
                 loss = compute_loss(micro) / settings.accum_steps
             loss.backward()
-            step_loss += loss.item()
+            step_loss += loss.detach()
         if world_size > 1:
             # Every rank computed the same global loss (features are gathered with gradient), so the
             # mean of the ranks' gradients is the single-process gradient of the global batch.
-            for p in params:
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-                    p.grad.div_(world_size)
+            average_gradients(params, world_size)
         grad_norm = torch.nn.utils.clip_grad_norm_(params, settings.grad_clip or math.inf)  # inf: measure, do not clip
-        if not (math.isfinite(step_loss) and math.isfinite(grad_norm.item())):
-            stop_non_finite(desc, step, step_loss, grad_norm.item(), state_path if rank == 0 else None, module, optimizer, losses)
+        # The step's one host sync: the update must not run on a non-finite loss or gradient.
+        step_loss, norm = torch.stack([step_loss, grad_norm.to(step_loss)]).tolist()
+        if not (math.isfinite(step_loss) and math.isfinite(norm)):
+            stop_non_finite(desc, step, step_loss, norm, state_path if rank == 0 else None, module, optimizer, losses)
         optimizer.step()
         losses.append(step_loss)
         if writer is not None:
