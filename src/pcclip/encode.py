@@ -23,14 +23,15 @@ def image_size(model) -> int:
 
 
 def images_to_tensor(images: np.ndarray, model) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> normalised float (N, 3, H, W) with the model's mean and std."""
+    """uint8 (N, H, W, 3) -> normalised float (N, 3, H, W) with the model's mean and std, on its device."""
     expected = image_size(model)
     if images.ndim != 4 or images.shape[1:] != (expected, expected, 3):
         raise PcclipError(f"images have shape {images.shape}; the model expects (N, {expected}, {expected}, 3)")
     cfg = getattr(model.visual, "preprocess_cfg", {}) or {}
-    mean = torch.tensor(cfg.get("mean", OPENAI_DATASET_MEAN)).view(1, 3, 1, 1)
-    std = torch.tensor(cfg.get("std", OPENAI_DATASET_STD)).view(1, 3, 1, 1)
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
+    device = next(model.parameters()).device  # uint8 pixels travel to the model's device, 4x smaller than floats
+    mean = torch.tensor(cfg.get("mean", OPENAI_DATASET_MEAN), device=device).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.get("std", OPENAI_DATASET_STD), device=device).view(1, 3, 1, 1)
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
     return (x - mean) / std
 
 

@@ -97,14 +97,16 @@ def finetune_pc(
     log(f"finetune {settings.trainable}: {trainable:,} trainable parameters, {frozen:,} frozen")
     image_trains = any(p.requires_grad for p in model.visual.parameters())
     embed_every_step = image_trains or not settings.cache_image_embeddings
-    if not embed_every_step and image_embeddings is None:
-        image_embeddings = encode_images(model, data.images)
-    sentence_ids = tokenize(model, tokenizer, data.sentences)
-    caption_ids = tokenize(model, tokenizer, data.captions) if settings.caption_loss_weight > 0 else None
+    # Training runs on the model's device; pair indices stay on the CPU, where the images are.
+    device = next(model.parameters()).device
+    if not embed_every_step:
+        image_embeddings = (encode_images(model, data.images) if image_embeddings is None else image_embeddings).to(device)
+    sentence_ids = tokenize(model, tokenizer, data.sentences).to(device)
+    caption_ids = tokenize(model, tokenizer, data.captions).to(device) if settings.caption_loss_weight > 0 else None
     index = torch.tensor(data.pairs)
     rank, world_size = distributed_rank_and_size()
     if settings.loss == "contrastive":
-        pc_loss = PCContrastiveLoss(settings.temperature, settings.learn_temperature, rank, world_size)
+        pc_loss = PCContrastiveLoss(settings.temperature, settings.learn_temperature, rank, world_size).to(device)
     else:
         pc_loss = PCMSELoss()
     caption_loss = ClipLoss(rank=rank, world_size=world_size, gather_with_grad=world_size > 1)
