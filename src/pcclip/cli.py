@@ -22,6 +22,21 @@ def _cmd_run(args: argparse.Namespace) -> None:
     print(f"results: {args.output / 'results.json'}")
 
 
+def _cmd_finetune(args: argparse.Namespace) -> None:
+    from .config import RunSettings
+    from .distributed import finetune_checkpoints, launched
+    from .optim import distributed_rank_and_size
+    from .settings_io import load_settings
+
+    settings = load_settings(RunSettings, args.config, args.set)
+    seeds = settings.seeds if args.seed is None else (args.seed,)
+    with launched(args.device) as device:
+        paths = finetune_checkpoints(settings, args.output, seeds, device)
+        if distributed_rank_and_size()[0] == 0:
+            for seed, path in zip(seeds, paths):
+                print(f"checkpoint (seed {seed}): {path}")
+
+
 def _cmd_study(args: argparse.Namespace) -> None:
     from .report import write_report
     from .settings_io import load_settings
@@ -55,6 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a setting, e.g. --set finetune.lr=1e-5 (repeatable)")
     run.add_argument("--output", type=Path, default=Path("runs/default"), help="where results.json goes")
     run.set_defaults(func=_cmd_run)
+
+    finetune = sub.add_parser("finetune", help="the finetune stage of a run config alone; runs under torchrun")
+    finetune.add_argument("config", type=Path, nargs="?", help="run TOML, as `run --config` takes (default: the embedded default)")
+    finetune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="override a setting, e.g. --set finetune.epochs=3 (repeatable)")
+    finetune.add_argument("--seed", type=int, help="finetune this seed only (default: every seed of the config)")
+    finetune.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                          help="cuda: this rank's GPU (LOCAL_RANK), nccl; cpu: gloo; auto: cuda when a GPU is visible")
+    finetune.add_argument("--output", type=Path, default=Path("runs/default"), help="where TensorBoard logs go")
+    finetune.set_defaults(func=_cmd_finetune)
 
     study = sub.add_parser("study", help="both ablations of the plan as one grid, with a report")
     study.add_argument("config", type=Path, nargs="?", help="study TOML (default: the embedded default's plan)")

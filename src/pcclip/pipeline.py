@@ -31,6 +31,7 @@ from .finetune import PairData, finetune_pc, image_tower_trains, weight_average
 from .generate import GenerationSettings, agreement, apply_filter, generate
 from .generate.pairs import PairRecord
 from .models import create_model
+from .optim import distributed_rank_and_size
 from .pretrain import pretrain_clip
 from .real_pairs import RealPairPool, real_pair_pool
 from .world.render import render_batch
@@ -181,10 +182,14 @@ class Pipeline:
         # Weight averaging is applied to a cached finetune, so a sweep over alpha trains nothing new.
         return settings_hash(self.pool_key, generator, generation, finetune.model_dump(mode="json", exclude={"wise_alpha"}), seed)
 
+    def finetune_path(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int) -> Path:
+        """Where the finetuned checkpoint is cached (before weight averaging)."""
+        key = self.finetune_key(generator, generation, finetune, seed)
+        return self.cache_root / "checkpoints" / f"pcclip-{self.settings.model.name}-{key}.safetensors"
+
     def finetuned(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int):
         """(model, tokenizer) finetuned on `generator`'s comparisons, from the cache when it is there."""
-        key = self.finetune_key(generator, generation, finetune, seed)
-        path = self.cache_root / "checkpoints" / f"pcclip-{self.settings.model.name}-{key}.safetensors"
+        path = self.finetune_path(generator, generation, finetune, seed)
         if path.is_file():
             model, tokenizer = create_model(self.settings.model.name, str(path))
         else:
@@ -198,10 +203,14 @@ class Pipeline:
                     state_path=path.with_suffix(".state.pt"), log=self.log,
                     log_dir=self.output_dir / "tensorboard" / f"{generator}-{finetune.trainable}-seed{seed}",
                 )
-                save_checkpoint(model, path, self.settings.model.name, {
-                    "base": self.base_key, "generator": generator, "seed": seed,
-                    "generation": generation.model_dump(mode="json"), "finetune": finetune.model_dump(mode="json"),
-                })
+                rank, world_size = distributed_rank_and_size()
+                if rank == 0:  # under torchrun every rank holds the same weights: one writes them
+                    save_checkpoint(model, path, self.settings.model.name, {
+                        "base": self.base_key, "generator": generator, "seed": seed,
+                        "generation": generation.model_dump(mode="json"), "finetune": finetune.model_dump(mode="json"),
+                    })
+                if world_size > 1:
+                    torch.distributed.barrier()  # no rank returns before the checkpoint exists
         if finetune.wise_alpha < 1:
             weight_average(model, self.base[0].state_dict(), finetune.wise_alpha)
         return model, tokenizer
