@@ -34,7 +34,7 @@ def test_openai_names_the_missing_model_and_key_variable(monkeypatch):
     assert OpenAISettings().unavailable_reason() == "no model: set backend.model or the variable OPENAI_MODEL"
     monkeypatch.delenv("MY_KEY", raising=False)
     reason = OpenAISettings(model="gpt-4o-mini", api_key_env="MY_KEY").unavailable_reason()
-    assert reason.startswith("the API key variable MY_KEY is unset") and "https://api.openai.com/v1" in reason
+    assert reason.startswith("the API key variable MY_KEY is unset")
 
 
 def test_openai_server_that_does_not_answer_is_named_without_the_key(monkeypatch):

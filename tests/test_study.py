@@ -2,6 +2,7 @@
 kill midway), generators skipped with their reason, report, and config errors."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,8 +11,9 @@ from pcclip.errors import PcclipError
 from pcclip.generate.mock_server import MockOpenAIServer
 from pcclip.report import write_report
 from pcclip.settings_io import load_settings
-from pcclip.study import StudySettings, mean_ci, paired_test, run_study
+from pcclip.study import StudySettings, mean_ci, paired_test, run_study, unavailable_generators, without_skipped
 
+CONFIGS = Path(__file__).parents[1] / "configs"
 SECRET = "sk-test-DO-NOT-LEAK-9d2e41"
 
 TINY_RUN = {
@@ -105,8 +107,41 @@ def test_config_typos_name_the_key_and_the_choices(tmp_path):
 
 
 def test_shipped_config_validates():
-    settings = load_settings(StudySettings, "configs/embedded-default.toml")
+    settings = load_settings(StudySettings, CONFIGS / "embedded-default.toml")
     assert settings.reference.generator == "smollm2-135m" and settings.run.seeds == (0, 1, 2)
+
+
+def test_gpu_sized_config_is_the_embedded_default_grid_on_more_data():
+    default = load_settings(StudySettings, CONFIGS / "embedded-default.toml")
+    gpu = load_settings(StudySettings, CONFIGS / "gpu-sized.toml")
+    grid = ("llm_ablation", "encoder_ablation", "encoder_generator", "reference")
+    assert [getattr(gpu, k) for k in grid] == [getattr(default, k) for k in grid] and gpu.run.seeds == default.run.seeds
+    assert gpu.run.pretrain.scenes > default.run.pretrain.scenes and gpu.run.pairs.pairs > default.run.pairs.pairs
+    assert gpu.run.finetune.precision == gpu.run.pretrain.precision == "bf16"
+
+
+def test_paper_scale_config_offline_without_keys_skips_its_api_and_hub_generators(tmp_path, monkeypatch):
+    settings = load_settings(StudySettings, CONFIGS / "paper-scale.toml")
+    run = settings.run
+    assert (run.model.name, run.model.pretrained, run.world.image_size) == ("ViT-L-14", "datacomp_xl_s13b_b90k", 224)
+    assert (run.data.source, str(run.data.root), run.data.split, run.pairs.pairing) == ("coco", "data/coco", "train2017", "pool")
+    assert (run.pairs.images, run.pairs.pairs) == (1000, 1000 * 999 // 2)
+    f = run.finetune
+    assert (f.optimizer, f.schedule, f.gamma, f.batch_size, f.epochs, f.warmup_steps) == ("adam", "exponential", 0.9, 512, 20, 0)
+    assert settings.reference.generator == settings.encoder_generator == "llama2-13b-chat" and run.seeds == (0, 1, 2)
+
+    for variable in ("OPENAI_API_KEY", "GEMINI_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)  # no ./models/llama-7b, no data/coco: the check reads neither
+    reasons = unavailable_generators(settings)
+    assert sorted(reasons) == ["gemini2-flash", "gpt35-instruct", "llama-7b", "llama2-13b-chat"]
+    assert reasons["llama2-13b-chat"].startswith("weights not found locally: meta-llama/Llama-2-13b-chat-hf")
+    assert reasons["gpt35-instruct"].startswith("the API key variable OPENAI_API_KEY is unset")
+    assert reasons["gemini2-flash"].startswith("the API key variable GEMINI_API_KEY is unset")
+    assert reasons["llama-7b"] == "model path not found: ./models/llama-7b"
+    plan, notes = without_skipped(settings, reasons)
+    assert plan.llm_ablation == ("rule",) and plan.reference.generator == plan.encoder_generator == "rule" and len(notes) == 2
 
 
 class Killed(BaseException):

@@ -58,8 +58,7 @@ class OpenAISettings(BackendConfig):
         url = self.resolved_base_url()
         # A hosted API refuses every request without a key; a loopback server (vLLM, llama.cpp) may need none.
         if not is_local(url) and not os.environ.get(self.api_key_env):
-            return (f"the API key variable {self.api_key_env} is unset "
-                    f"(for a server at {public_url(url)} that needs no key, set it to any value)")
+            return f"the API key variable {self.api_key_env} is unset (for a server that needs none, set it to any value)"
         problem = unreachable(url)
         return f"the server at {public_url(url)} is not reachable: {problem}" if problem else None
 
