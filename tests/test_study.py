@@ -224,3 +224,20 @@ def test_no_generator_that_can_run_fails_before_any_work(tmp_path, monkeypatch):
                                           "PCCLIP_TEST_UNSET_KEY is unset"):
         run_study(study, tmp_path / "out", log=lambda _: None)
     assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
+
+
+def test_missing_data_stops_the_study_instead_of_skipping_every_generator(tmp_path, monkeypatch):
+    def no_data(self):
+        raise PcclipError("data/coco/annotations/captions_train2017.json: file not found")
+
+    monkeypatch.setattr(pipeline.Pipeline, "pair_pool", property(no_data))
+    with pytest.raises(PcclipError, match="^data/coco/annotations/captions_train2017.json: file not found$"):
+        run_study(tiny_study(tmp_path), tmp_path / "out", log=lambda _: None)
+
+
+def test_report_without_ground_truth_says_n_a(tmp_path, finished):
+    _, study = finished
+    generation = {name: {**g, "correct": None, "names_a_real_difference": None} for name, g in study["generation"].items()}
+    md, _ = write_report({**study, "generation": generation}, tmp_path)
+    text = md.read_text()
+    assert "Real data has no ground truth (n/a)." in text and "| n/a | n/a |" in text

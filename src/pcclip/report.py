@@ -40,6 +40,10 @@ def _cell(stat: dict) -> str:
     return f"{stat['mean']:.3f} ± {stat['ci']:.3f}"
 
 
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
 def _row_name(row: dict, ablation: str) -> str:
     name = row["generator"] if ablation == "llm" else row["trainable"]
     return f"{name} (reference)" if row["reference"] else name
@@ -181,12 +185,13 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
     gen_rows, examples = [], []
     for name, g in study["generation"].items():
         gen_rows.append([name, str(g["pairs"]), str(g["failed"]), f"{g['kept']} ({g['kept'] / max(g['pairs'], 1):.0%})",
-                         f"{g['mean_chars']:.0f}", f"{g['names_a_real_difference']:.1%}", f"{g['correct']:.1%}"])
+                         f"{g['mean_chars']:.0f}", _share(g["names_a_real_difference"]), _share(g["correct"])])
         examples += [[name, e["caption_a"], e["caption_b"], e["kept"]] for e in g["examples"]]
     sections.append(Section(
         "Generation quality per generator",
         ["Agreement is judged against the world's ground truth on the kept sentences: does the sentence name an "
-         "attribute that really differs, and is it correct (right attribute, right way round)?"],
+         "attribute that really differs, and is it correct (right attribute, right way round)?"
+         + (" Real data has no ground truth (n/a)." if any(g["correct"] is None for g in study["generation"].values()) else "")],
         [(["generator", "pairs", "failed", "kept after filter", "mean chars", "names a real difference", "correct"], gen_rows),
          (["generator", "caption of image 1", "caption of image 2", "comparison (kept)"], examples)],
     ))

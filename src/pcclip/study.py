@@ -181,6 +181,7 @@ def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], No
         log(f"generator {name} skipped: {reason}")
     without_skipped(settings, skipped)  # no generator left: fail now, before any work
     pipeline = Pipeline(settings.run, output_dir, log)
+    pipeline.pair_pool  # a data error (COCO not there) stops the study here, not as a failure of each generator
     # Comparisons come before the base model: a generator that cannot start shows before the long work.
     generation = _generate(pipeline, settings, skipped, log)
     plan, fallbacks = without_skipped(settings, skipped)  # the study as it runs here
