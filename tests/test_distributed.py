@@ -10,7 +10,7 @@ from pcclip.config import FinetuneSettings
 from pcclip.finetune import PairData, finetune_pc
 from pcclip.models import create_model
 
-SETTINGS = dict(trainable="both", epochs=1, batch_size=8, lr=1e-3, warmup_steps=0, grad_clip=None)
+SETTINGS = dict(trainable="both", epochs=1, batch_size=8, lr=1e-3, warmup_steps=0, grad_clip=0)
 
 
 def data() -> PairData:

@@ -25,6 +25,14 @@ def test_unknown_key_names_the_key_and_the_allowed_ones():
     assert "finetune.lrr: unknown key; allowed here: epochs, batch_size, accum_steps, optimizer, lr," in str(err.value)
 
 
+def test_unknown_key_inside_a_named_generator_lists_the_generator_keys():
+    from pcclip.study import StudySettings
+
+    with pytest.raises(PcclipError) as err:
+        load_settings(StudySettings, None, ["generators.oracle.bakend=1"])
+    assert "generators.oracle.bakend: unknown key; allowed here: backend, prompt, decoding, filter," in str(err.value)
+
+
 def test_wrong_type_and_bad_choice():
     with pytest.raises(PcclipError, match=r"pretrain.epochs: Input should be a valid integer.*'many'"):
         load_settings(RunSettings, None, ["pretrain.epochs=many"])

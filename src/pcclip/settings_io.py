@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -61,10 +62,28 @@ def format_validation_error(error: ValidationError, model: type[BaseModel], sour
 
 
 def _allowed_keys(model: type[BaseModel], parents: tuple) -> list[str]:
+    """The keys a settings section takes, found by walking `parents` through nested models, optional
+    models and dicts of models (`generators.<name>`: the name is a dict key)."""
+    annotation: Any = model
     for part in parents:
-        field = model.model_fields.get(str(part))
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        annotation = _model_in(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return []
+            annotation = field.annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
             return []
-        model = annotation
-    return list(model.model_fields)
+    annotation = _model_in(annotation)
+    return list(annotation.model_fields) if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+
+
+def _model_in(annotation: Any) -> Any:
+    """`X | None` -> X; anything else unchanged."""
+    if get_origin(annotation) in (Union, UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
