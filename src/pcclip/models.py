@@ -48,13 +48,24 @@ def _resolve_packaged(cfg: dict) -> dict:
     return cfg
 
 
+# pcclip configs left unregistered because their packaged text model is not installed: name -> why
+_UNAVAILABLE: dict[str, str] = {}
+
+
 @lru_cache(maxsize=1)
 def register_model_configs() -> tuple[str, ...]:
-    """Resolve pcclip's configs and register them with open_clip; returns their names. Idempotent."""
+    """Resolve pcclip's configs and register them with open_clip; returns their names. Idempotent.
+
+    A config whose packaged model is not installed is left out, so that it blocks no other
+    architecture (a GPU machine without the MiniLM package still builds ViT-B-32)."""
     resolved_dir = default_cache_root() / "model_configs"
     names = []
     for path in sorted(CONFIG_DIR.glob("*.json")):
-        cfg = _resolve_packaged(json.loads(path.read_text()))
+        try:
+            cfg = _resolve_packaged(json.loads(path.read_text()))
+        except PcclipError as e:
+            _UNAVAILABLE[path.stem] = str(e)
+            continue
         write_json(resolved_dir / path.name, cfg)
         names.append(path.stem)
     open_clip.add_model_config(resolved_dir)
@@ -74,6 +85,8 @@ def create_model(name: str, pretrained: str | None = None, device: str | torch.d
     starts from its pretrained weights (open_clip's default).
     """
     own = register_model_configs()
+    if name in _UNAVAILABLE:
+        raise PcclipError(f"{name}: {_UNAVAILABLE[name]}")
     if name not in open_clip.list_models():
         raise PcclipError(
             f"unknown model {name!r}; pcclip's own: {', '.join(own)}; open_clip has "
