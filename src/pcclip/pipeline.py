@@ -179,8 +179,14 @@ class Pipeline:
         )
 
     def finetune_key(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int) -> str:
-        # Weight averaging is applied to a cached finetune, so a sweep over alpha trains nothing new.
-        return settings_hash(self.pool_key, generator, generation, finetune.model_dump(mode="json", exclude={"wise_alpha"}), seed)
+        # Weight averaging is applied to a cached finetune, so a sweep over alpha trains nothing new. The
+        # kept comparisons are hashed too: a rerun that completes generations which failed before, or a
+        # store that gained records, trains a new model instead of serving the old one.
+        sentences, _ = self.comparisons(generator, generation)
+        return settings_hash(
+            self.pool_key, generator, generation, finetune.model_dump(mode="json", exclude={"wise_alpha"}), seed,
+            sorted(sentences.items()),
+        )
 
     def finetune_path(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int) -> Path:
         """Where the finetuned checkpoint is cached (before weight averaging)."""
