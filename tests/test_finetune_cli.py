@@ -1,4 +1,4 @@
-"""`pcclip finetune`: the finetune stage alone, in one process or as two torchrun ranks."""
+"""`pcclip finetune`: the finetune stage alone, in one process, as two torchrun ranks, or on a GPU."""
 
 import os
 import re
@@ -38,12 +38,49 @@ warmup_steps = 0
 """
 
 
-def pcclip(*args: str, launcher: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *launcher, "-m", "pcclip", *args], capture_output=True, text=True, timeout=600)
+def pcclip(*args: str, launcher: tuple[str, ...] = (), env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *launcher, "-m", "pcclip", *args], capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+    )
 
 
 def checkpoint_paths(stdout: str) -> list[str]:
     return re.findall(r"^checkpoint \(seed \d+\): (.+)$", stdout, flags=re.MULTILINE)
+
+
+def finetune_twice(config, tmp_path, *args: str, launcher: tuple[str, ...] = (), env: dict[str, str] | None = None):
+    """(single-process CPU checkpoint, the one `args` / `launcher` make, base): both finetunes start from
+    the same base model (copied, not pretrained again) and each has a cache of its own."""
+    alone = pcclip("finetune", str(config), "--device", "cpu", "--set", f"cache_dir={tmp_path / 'alone'}", "--output", str(tmp_path / "out"))
+    assert alone.returncode == 0, alone.stderr
+    [first] = checkpoint_paths(alone.stdout)
+    shared_base = tmp_path / "other" / "checkpoints"
+    shared_base.mkdir(parents=True)
+    for base in (tmp_path / "alone" / "checkpoints").glob("base-*.safetensors"):
+        shutil.copy(base, shared_base)
+    other = pcclip(
+        "finetune", str(config), *args, "--set", f"cache_dir={tmp_path / 'other'}", "--output", str(tmp_path / "out"),
+        launcher=launcher, env=env,
+    )
+    assert other.returncode == 0, other.stderr
+    assert "base model saved" not in other.stdout
+    [second] = checkpoint_paths(other.stdout)  # printed once: by rank 0 only under torchrun
+    assert second != first
+    one, two = load_file(first), load_file(second)
+    assert one.keys() == two.keys()
+    return one, two, load_file(next(shared_base.glob("base-*.safetensors")))
+
+
+def max_difference(one: dict, two: dict) -> float:
+    """Largest absolute difference between two state dicts, attention key biases aside: they have no
+    true gradient (softmax ignores a shift shared by all keys), so Adam turns their float-rounding
+    noise into lr-sized steps that differ with summation order; query and value biases are compared."""
+    def comparable(name: str, tensor: torch.Tensor) -> torch.Tensor:
+        if name.endswith("attn.in_proj_bias"):
+            query, _, value = tensor.chunk(3)
+            return torch.cat([query, value])
+        return tensor
+    return max((comparable(k, one[k]) - comparable(k, two[k])).abs().max().item() for k in one)
 
 
 @pytest.fixture
@@ -74,36 +111,19 @@ def test_cuda_without_a_gpu_is_one_clear_line(config):
 
 
 def test_two_torchrun_ranks_write_the_single_process_checkpoint(config, tmp_path):
-    alone = pcclip("finetune", str(config), "--set", f"cache_dir={tmp_path / 'alone'}", "--output", str(tmp_path / "out"))
-    assert alone.returncode == 0, alone.stderr
-    [single] = checkpoint_paths(alone.stdout)
-
-    # The same base model (copied, not pretrained again) and a cache of its own for the finetune;
-    # finetune.batch_size is the global batch, so the two ranks train on the single process's batches.
-    shared_base = tmp_path / "ranks" / "checkpoints"
-    shared_base.mkdir(parents=True)
-    for base in (tmp_path / "alone" / "checkpoints").glob("base-*.safetensors"):
-        shutil.copy(base, shared_base)
-    ranks = pcclip(
-        "finetune", str(config), "--device", "cpu", "--set", f"cache_dir={tmp_path / 'ranks'}", "--output", str(tmp_path / "out"),
-        launcher=("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"),
+    # finetune.batch_size is the global batch: the two ranks train on the single process's batches.
+    one, two, base = finetune_twice(
+        config, tmp_path, "--device", "cpu", launcher=("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2")
     )
-    assert ranks.returncode == 0, ranks.stderr
-    [distributed] = checkpoint_paths(ranks.stdout)  # printed by rank 0 only
-    assert distributed != single and "base model saved" not in ranks.stdout
+    assert max_difference(one, base) > 1e-4  # the comparison below is not vacuous
+    assert max_difference(one, two) < 1e-5
 
-    one, two = load_file(single), load_file(distributed)
-    base = load_file(next(shared_base.glob("base-*.safetensors")))
-    assert one.keys() == two.keys()
-    moved = max((one[k] - base[k]).abs().max().item() for k in one)
-    assert moved > 1e-4  # the comparison below is not vacuous
-    for name in one:
-        a, b = one[name], two[name]
-        if name.endswith("attn.in_proj_bias"):
-            # The key bias has no true gradient (softmax ignores a shift shared by all keys), so Adam
-            # turns its float-rounding noise into lr-sized steps that differ with summation order:
-            # compare the query and value biases only.
-            q, _, v = a.chunk(3)
-            q2, _, v2 = b.chunk(3)
-            a, b = torch.cat([q, v]), torch.cat([q2, v2])
-        assert (a - b).abs().max().item() < 1e-5, name
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run by benchmarks/gpu_session.sh)")
+def test_finetune_on_the_gpu_follows_the_cpu(config, tmp_path):
+    # fp32 on both, TF32 off: what differs is the GPU's summation order, which Adam amplifies where
+    # gradients are tiny, hence a looser bound than between CPU ranks; a wrong input or device mix-up
+    # would move the weights by ~lr per step (~1e-3 in all).
+    one, two, base = finetune_twice(config, tmp_path, "--device", "cuda", env={"NVIDIA_TF32_OVERRIDE": "0"})
+    assert max_difference(one, base) > 3e-4
+    assert max_difference(one, two) < 1e-4
