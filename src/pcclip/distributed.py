@@ -29,10 +29,6 @@ GENERATOR = "run"
 PREPARE_TIMEOUT = timedelta(hours=6)
 
 
-def world_size_from_env() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
 def resolve_device(choice: str) -> torch.device:
     """'cpu', 'cuda' (this rank's GPU, LOCAL_RANK) or 'auto' (cuda when a GPU is visible)."""
     if choice == "auto":
@@ -54,7 +50,7 @@ def resolve_device(choice: str) -> torch.device:
 def launched(device_choice: str = "auto") -> Iterator[torch.device]:
     """The device this process trains on; under torchrun also the process group, left at exit."""
     device = resolve_device(device_choice)
-    if world_size_from_env() <= 1:
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:  # not under torchrun: no process group
         yield device
         return
     if device.type == "cuda":
