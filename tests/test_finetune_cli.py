@@ -107,7 +107,7 @@ def test_user_errors_are_one_clear_line(args, message):
 def test_cuda_without_a_gpu_is_one_clear_line(config):
     result = pcclip("finetune", str(config), "--device", "cuda")
     assert result.returncode == 2
-    assert "--device cuda (nccl): no CUDA GPU is visible" in result.stderr and "Traceback" not in result.stderr
+    assert "device cuda: no CUDA GPU is visible" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_two_torchrun_ranks_write_the_single_process_checkpoint(config, tmp_path):

@@ -28,10 +28,10 @@ def _cmd_finetune(args: argparse.Namespace) -> None:
     from .optim import distributed_rank_and_size
     from .settings_io import load_settings
 
-    settings = load_settings(RunSettings, args.config, args.set)
+    settings = load_settings(RunSettings, args.config, args.set + ([f"device={args.device}"] if args.device else []))
     seeds = settings.seeds if args.seed is None else (args.seed,)
-    with launched(args.device) as device:
-        paths = finetune_checkpoints(settings, args.output, seeds, device)
+    with launched(settings.device):
+        paths = finetune_checkpoints(settings, args.output, seeds)
         if distributed_rank_and_size()[0] == 0:
             for seed, path in zip(seeds, paths):
                 print(f"checkpoint (seed {seed}): {path}")
@@ -76,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                           help="override a setting, e.g. --set finetune.epochs=3 (repeatable)")
     finetune.add_argument("--seed", type=int, help="finetune this seed only (default: every seed of the config)")
-    finetune.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                          help="cuda: this rank's GPU (LOCAL_RANK), nccl; cpu: gloo; auto: cuda when a GPU is visible")
+    finetune.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                          help="cuda: this rank's GPU (LOCAL_RANK), nccl; cpu: gloo; auto: cuda when a GPU is visible "
+                          "(default: the config's `device`)")
     finetune.add_argument("--output", type=Path, default=Path("runs/default"), help="where TensorBoard logs go")
     finetune.set_defaults(func=_cmd_finetune)
 

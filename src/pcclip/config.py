@@ -187,6 +187,9 @@ class RunSettings(Settings):
     eval: EvalSettings = EvalSettings()
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1, description="finetuning seeds (pairs, phrasing, order)")
     threads: int = Field(2, ge=1, description="torch threads")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where models train and embed: 'auto' is cuda when a GPU is visible (under torchrun: LOCAL_RANK's)"
+    )
     cache_dir: Path | None = Field(None, description="artifact cache; default $PCCLIP_CACHE or ~/.cache/pcclip")
 
     @model_validator(mode="after")

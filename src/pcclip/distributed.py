@@ -19,7 +19,7 @@ import torch.distributed as dist
 
 from .config import RunSettings
 from .errors import PcclipError
-from .optim import distributed_rank_and_size
+from .optim import distributed_rank_and_size, resolve_device
 from .pipeline import Pipeline
 
 # `pcclip run` names its generator "run": the same name here shares the finetune cache with it, so
@@ -27,23 +27,6 @@ from .pipeline import Pipeline
 GENERATOR = "run"
 # The other ranks wait while rank 0 may pretrain the base model or run an LLM over the pair pool.
 PREPARE_TIMEOUT = timedelta(hours=6)
-
-
-def resolve_device(choice: str) -> torch.device:
-    """'cpu', 'cuda' (this rank's GPU, LOCAL_RANK) or 'auto' (cuda when a GPU is visible)."""
-    if choice == "auto":
-        choice = "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cpu":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise PcclipError("--device cuda (nccl): no CUDA GPU is visible to this process; use --device cpu (gloo)")
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if local_rank >= torch.cuda.device_count():
-        raise PcclipError(
-            f"LOCAL_RANK {local_rank} but {torch.cuda.device_count()} CUDA GPU(s) visible: "
-            "start at most one process per GPU (torchrun --nproc_per_node)"
-        )
-    return torch.device("cuda", local_rank)
 
 
 @contextmanager
@@ -80,15 +63,14 @@ def rank_zero_first() -> Iterator[None]:
         dist.barrier()
 
 
-def finetune_checkpoints(settings: RunSettings, output_dir: Path, seeds: Sequence[int], device: torch.device) -> list[Path]:
+def finetune_checkpoints(settings: RunSettings, output_dir: Path, seeds: Sequence[int]) -> list[Path]:
     """Finetune the run's base model on its comparisons, one checkpoint per seed (cached: a seed
     already finetuned with these settings is not trained again); returns the checkpoint paths."""
     rank, _ = distributed_rank_and_size()
     pipeline = Pipeline(settings, output_dir, log=print if rank == 0 else lambda _: None)
     with rank_zero_first():
-        base_model, _ = pipeline.base
+        pipeline.base
         pipeline.comparisons(GENERATOR, settings.generator)
-    base_model.to(device)  # each finetune starts from a copy of the base model, so the copy is on `device`
     paths = []
     for seed in seeds:
         pipeline.finetuned(GENERATOR, settings.generator, settings.finetune, seed)

@@ -28,11 +28,15 @@ def images_to_tensor(images: np.ndarray, model) -> torch.Tensor:
     if images.ndim != 4 or images.shape[1:] != (expected, expected, 3):
         raise PcclipError(f"images have shape {images.shape}; the model expects (N, {expected}, {expected}, 3)")
     cfg = getattr(model.visual, "preprocess_cfg", {}) or {}
-    device = next(model.parameters()).device  # uint8 pixels travel to the model's device, 4x smaller than floats
+    device = model_device(model)  # uint8 pixels travel to the model's device, 4x smaller than floats
     mean = torch.tensor(cfg.get("mean", OPENAI_DATASET_MEAN), device=device).view(1, 3, 1, 1)
     std = torch.tensor(cfg.get("std", OPENAI_DATASET_STD), device=device).view(1, 3, 1, 1)
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
     return (x - mean) / std
+
+
+def model_device(model) -> torch.device:
+    return next(model.parameters()).device
 
 
 def tokenize(model, tokenizer, texts: Sequence[str]) -> torch.Tensor:
@@ -54,8 +58,8 @@ def encode_images(model, images: np.ndarray, batch_size: int = 256, normalize: b
     model.eval()
     if len(images) == 0:
         raise PcclipError("no images to encode")
-    feats = torch.cat([
-        model.encode_image(images_to_tensor(images[i : i + batch_size], model))
+    feats = torch.cat([  # back on the CPU, where the metrics and caches work
+        model.encode_image(images_to_tensor(images[i : i + batch_size], model)).cpu()
         for i in range(0, len(images), batch_size)
     ])
     return F.normalize(feats, dim=-1) if normalize else feats
@@ -71,7 +75,8 @@ def encode_texts(model, tokenizer, texts: Sequence[str], batch_size: int = 256, 
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     feats = []
     for i in range(0, len(order), batch_size):
-        feats.append(model.encode_text(tokenize(model, tokenizer, [texts[j] for j in order[i : i + batch_size]])))
+        ids = tokenize(model, tokenizer, [texts[j] for j in order[i : i + batch_size]])
+        feats.append(model.encode_text(ids.to(model_device(model))).cpu())
     sorted_feats = torch.cat(feats)
     result = torch.empty_like(sorted_feats)
     result[torch.tensor(order)] = sorted_feats

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
 from .config import FinetuneSettings
-from .encode import encode_images, fit_tokens, images_to_tensor, tokenize
+from .encode import encode_images, fit_tokens, images_to_tensor, model_device, tokenize
 from .errors import PcclipError
 from .losses import PCContrastiveLoss, PCMSELoss
 from .optim import distributed_rank_and_size, epoch_batches, train_loop
@@ -98,7 +98,7 @@ def finetune_pc(
     image_trains = any(p.requires_grad for p in model.visual.parameters())
     embed_every_step = image_trains or not settings.cache_image_embeddings
     # Training runs on the model's device; pair indices stay on the CPU, where the images are.
-    device = next(model.parameters()).device
+    device = model_device(model)
     if not embed_every_step:
         image_embeddings = (encode_images(model, data.images) if image_embeddings is None else image_embeddings).to(device)
     sentence_ids = tokenize(model, tokenizer, data.sentences).to(device)

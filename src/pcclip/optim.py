@@ -11,6 +11,7 @@ the same weights as one that never stopped.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -71,6 +72,23 @@ def distributed_rank_and_size() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def resolve_device(choice: str) -> torch.device:
+    """'cpu', 'cuda' (this rank's GPU, LOCAL_RANK) or 'auto' (cuda when a GPU is visible)."""
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise PcclipError("device cuda: no CUDA GPU is visible to this process; use device cpu")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if local_rank >= torch.cuda.device_count():
+        raise PcclipError(
+            f"LOCAL_RANK {local_rank} but {torch.cuda.device_count()} CUDA GPU(s) visible: "
+            "start at most one process per GPU (torchrun --nproc_per_node)"
+        )
+    return torch.device("cuda", local_rank)
 
 
 def autocast(settings: OptimSettings, device: torch.device):

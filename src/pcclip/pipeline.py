@@ -31,7 +31,7 @@ from .finetune import PairData, finetune_pc, image_tower_trains, weight_average
 from .generate import GenerationSettings, agreement, apply_filter, generate
 from .generate.pairs import PairRecord
 from .models import create_model
-from .optim import distributed_rank_and_size
+from .optim import distributed_rank_and_size, resolve_device
 from .pretrain import pretrain_clip
 from .real_pairs import RealPairPool, real_pair_pool
 from .world.render import render_batch
@@ -66,6 +66,7 @@ class Pipeline:
         self.log = log
         self.cache_root = Path(settings.cache_dir or default_cache_root())
         self.times = StageTimes()
+        self.device = resolve_device(settings.device)
         self.base_key = settings_hash(
             settings.world, settings.model, settings.pretrain, _file_identity(settings.model.pretrained), __version__
         )
@@ -80,14 +81,14 @@ class Pipeline:
         """(model, tokenizer): the user's checkpoint, the cached base model, or one pretrained now."""
         s = self.settings
         if s.model.pretrained:
-            return create_model(s.model.name, s.model.pretrained)
+            return create_model(s.model.name, s.model.pretrained, self.device)
         if self.base_path.is_file():
-            return create_model(s.model.name, str(self.base_path))
+            return create_model(s.model.name, str(self.base_path), self.device)
         with self.times("world"):
             train = training_scenes(s.world, s.pretrain.scenes, s.pretrain.captions_per_scene, s.pretrain.seed)
         with self.times("pretrain"):
             torch.manual_seed(s.pretrain.seed)  # the random initial weights come from the seed too
-            model, tokenizer = create_model(s.model.name)
+            model, tokenizer = create_model(s.model.name, device=self.device)
             pretrain_clip(
                 model, tokenizer, train.images, train.captions, s.pretrain,
                 state_path=self.base_path.with_suffix(".state.pt"), log_dir=self.output_dir / "tensorboard" / "pretrain",
@@ -197,7 +198,7 @@ class Pipeline:
         """(model, tokenizer) finetuned on `generator`'s comparisons, from the cache when it is there."""
         path = self.finetune_path(generator, generation, finetune, seed)
         if path.is_file():
-            model, tokenizer = create_model(self.settings.model.name, str(path))
+            model, tokenizer = create_model(self.settings.model.name, str(path), self.device)
         else:
             sentences, _ = self.comparisons(generator, generation)
             data = self.training_data(sentences, seed)

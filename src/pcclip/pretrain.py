@@ -18,7 +18,7 @@ from open_clip.loss import ClipLoss
 from tqdm.auto import tqdm
 
 from .config import PretrainSettings
-from .encode import images_to_tensor, tokenize
+from .encode import images_to_tensor, model_device, tokenize
 from .losses import MAX_LOGIT_SCALE
 from .optim import epoch_batches, steps_per_epoch, train_loop
 
@@ -30,7 +30,7 @@ def pooled_text_features(model, tokenizer, texts: Sequence[str], batch_size: int
     text_tower.eval()
     feats = []
     for i in tqdm(range(0, len(texts), batch_size), desc="caption features", unit="batch", dynamic_ncols=True):
-        ids = tokenize(model, tokenizer, texts[i : i + batch_size])
+        ids = tokenize(model, tokenizer, texts[i : i + batch_size]).to(model_device(model))
         mask = (ids != text_tower.config.pad_token_id).long()
         out = text_tower.transformer(input_ids=ids, attention_mask=mask)
         feats.append(text_tower.pooler(out, mask))
@@ -79,7 +79,7 @@ def pretrain_clip(
         if locked_trunk:
             text_feats = model.text.proj(caption_feats[batch, variant])
         else:
-            ids = torch.stack([caption_ids[k][i] for i, k in zip(batch.tolist(), variant.tolist())])
+            ids = torch.stack([caption_ids[k][i] for i, k in zip(batch.tolist(), variant.tolist())]).to(model_device(model))
             text_feats = model.encode_text(ids)
         return clip_loss(F.normalize(image_feats, dim=-1), F.normalize(text_feats, dim=-1), model.logit_scale.exp())
 
