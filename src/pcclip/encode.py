@@ -36,7 +36,8 @@ def images_to_tensor(images: np.ndarray, model) -> torch.Tensor:
 
 
 def model_device(model) -> torch.device:
-    return next(model.parameters()).device
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
 
 
 def tokenize(model, tokenizer, texts: Sequence[str]) -> torch.Tensor:
