@@ -170,6 +170,39 @@ class EvalSettings(Settings):
     comparatives_per_pair: int = Field(2, ge=1, description="oracle comparative sentences per ordered class pair")
 
 
+class BenchmarkSettings(Settings):
+    """A real-data benchmark every model of a run is also evaluated on, read from local files in its
+    standard layout (see pcclip.datasets), as CLIP_benchmark and the paper evaluate."""
+
+    name: str = Field(..., min_length=1, description="the benchmark's name in results and reports")
+    dataset: Literal["image-folder", "cifar10", "cifar100", "cub", "awa2", "coco"]
+    root: Path = Field(..., description="the dataset's folder in its official layout")
+    split: str | None = Field(
+        None, description="cifar: train|test (default test); cub: train|test|all (default test); awa2: all|train|test "
+        "(default all); coco: the captions split (default val2017)",
+    )
+    task: Literal["zero-shot", "captions", "differences"] = Field(
+        "zero-shot", description="'zero-shot': classification with a template ensemble; 'captions': CLIPScore and "
+        "retrieval (coco); 'differences': the paper's sign test on an AwA2 predicate (e.g. which animal is bigger)",
+    )
+    templates: Literal["paper", "imagenet"] = Field("paper", description="zero-shot: the paper's single template or CLIP's 80")
+    predicate: str = Field("big", description="differences: the AwA2 predicate whose value orders the images")
+    more_sentence: str = "The first animal is bigger than the second."
+    less_sentence: str = "The first animal is smaller than the second."
+    more_prompt: str = "a photo of a big animal."
+    less_prompt: str = "a photo of a small animal."
+    pairs: int = Field(5000, ge=1, description="differences: random image pairs with different values (the paper: 5,000)")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _task_fits_dataset(self) -> "BenchmarkSettings":
+        if (self.task == "captions") != (self.dataset == "coco"):
+            raise ValueError(f"benchmark {self.name!r}: task 'captions' goes with dataset 'coco' (and coco only with 'captions')")
+        if self.task == "differences" and self.dataset != "awa2":
+            raise ValueError(f"benchmark {self.name!r}: task 'differences' needs dataset 'awa2' (its predicates order the images)")
+        return self
+
+
 class RunSettings(Settings):
     """One end-to-end run: world -> base model -> oracle pairs -> PC-CLIP finetune per seed -> evaluation."""
 
@@ -185,6 +218,7 @@ class RunSettings(Settings):
     )
     finetune: FinetuneSettings = FinetuneSettings()
     eval: EvalSettings = EvalSettings()
+    benchmarks: tuple[BenchmarkSettings, ...] = Field((), description="real-data benchmarks evaluated besides the world")
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1, description="finetuning seeds (pairs, phrasing, order)")
     threads: int = Field(2, ge=1, description="torch threads")
     device: Literal["auto", "cpu", "cuda"] = Field(

@@ -9,6 +9,7 @@ killed midway keeps every stage it finished.
 from __future__ import annotations
 
 import copy
+import functools
 import resource
 import statistics
 import time
@@ -23,7 +24,7 @@ import torch
 from . import __version__
 from .cache import default_cache_root, read_json, settings_hash, write_json
 from .checkpoint import save_checkpoint
-from .config import FinetuneSettings, RunSettings
+from .config import BenchmarkSettings, FinetuneSettings, RunSettings
 from .data import heldout_set, training_pair_pool, training_scenes
 from .encode import encode_images, image_size
 from .evaluate import evaluate
@@ -33,6 +34,7 @@ from .generate.pairs import PairRecord
 from .models import create_model
 from .optim import distributed_rank_and_size, resolve_device
 from .pretrain import pretrain_clip
+from .real_eval import Benchmark, embed_benchmark_images, evaluate_benchmark, load_benchmark
 from .real_pairs import RealPairPool, real_pair_pool
 from .world.render import render_batch
 from .world.scene import sample_scenes
@@ -223,16 +225,50 @@ class Pipeline:
         return model, tokenizer
 
     def evaluation(self, name: str, model_key: str, get_model, image_tower_changed: Callable[[torch.nn.Module], bool]) -> dict:
-        """Metrics of the model `get_model()` returns, cached under (model_key, held-out settings)."""
+        """Metrics of the model `get_model()` returns on the world's held-out set, cached under
+        (model_key, held-out settings), and under "benchmarks" those of each real-data benchmark."""
+        model = None
+
+        def loaded():
+            nonlocal model
+            model = model or get_model()  # built once, and only when some result is not cached
+            return model
+
         path = self.cache_root / "evaluations" / f"{name}-{settings_hash(model_key, self.settings.world, self.settings.eval, __version__)}.json"
         if path.is_file():
-            return read_json(path)["metrics"]
-        model, tokenizer = get_model()
-        with self.times("evaluate"):
-            images = None if image_tower_changed(model) else self.heldout_image_embeddings
-            metrics = evaluate(model, tokenizer, self.heldout, images)
-        write_json(path, {"model": name, "model_key": model_key, "settings": self.settings.model_dump(mode="json"), "metrics": metrics})
+            metrics = read_json(path)["metrics"]
+        else:
+            with self.times("evaluate"):
+                images = None if image_tower_changed(loaded()[0]) else self.heldout_image_embeddings
+                metrics = evaluate(*loaded(), self.heldout, images)
+            write_json(path, {"model": name, "model_key": model_key, "settings": self.settings.model_dump(mode="json"), "metrics": metrics})
+        if self.settings.benchmarks:
+            metrics = {**metrics, "benchmarks": {
+                b.name: self.benchmark_evaluation(name, model_key, b, loaded, image_tower_changed) for b in self.settings.benchmarks
+            }}
         return metrics
+
+    def benchmark_evaluation(self, name: str, model_key: str, b: BenchmarkSettings, loaded, image_tower_changed) -> dict:
+        key = settings_hash(model_key, b, _file_identity(str(b.root)), __version__)
+        path = self.cache_root / "evaluations" / f"{name}-{b.name}-{key}.json"
+        if path.is_file():
+            return read_json(path)["metrics"]
+        model, tokenizer = loaded()
+        with self.times(f"benchmark {b.name}"):
+            benchmark = self.benchmark_data[b.name]
+            # With the image tower frozen, the base model's image embeddings serve every finetuned model.
+            images = None if image_tower_changed(model) else self.benchmark_image_embeddings(b.name)
+            metrics = evaluate_benchmark(model, tokenizer, benchmark, images)
+        write_json(path, {"model": name, "benchmark": b.model_dump(mode="json"), "metrics": metrics})
+        return metrics
+
+    @cached_property
+    def benchmark_data(self) -> dict[str, Benchmark]:
+        return {b.name: load_benchmark(b) for b in self.settings.benchmarks}
+
+    @functools.cache
+    def benchmark_image_embeddings(self, name: str) -> torch.Tensor:
+        return embed_benchmark_images(self.base[0], self.benchmark_data[name])
 
     def base_metrics(self) -> dict:
         return self.evaluation("base", self.base_key, lambda: self.base, lambda model: False)
@@ -260,6 +296,7 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
     """Base model vs PC-CLIP finetuned on settings.generator's comparisons, one finetune per seed;
     writes output_dir/results.json and returns its content."""
     pipeline = Pipeline(settings, output_dir, log)
+    pipeline.benchmark_data  # a missing benchmark dataset stops the run before any training
     results = {
         "base": pipeline.base_metrics(),
         "pc_clip": {

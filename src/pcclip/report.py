@@ -73,6 +73,17 @@ def _significance(rows: list[dict], ablation: str, alpha: float = 0.05) -> str:
     return " ".join(lead[g] + "; ".join(items) + "." for g, items in groups.items() if items)
 
 
+def _benchmark_table(rows: list[dict], ablation: str) -> tuple[list[str], list[list[str]]]:
+    """Real-data benchmarks: each one's headline metric, mean ± CI over seeds and paired against the reference."""
+    names = list(rows[0]["benchmarks"])
+    header = ["real-data benchmark", *(f"{n}: {rows[0]['benchmarks'][n]['metric'].replace('_', ' ')}" for n in names),
+              *(f"vs reference: {n}" for n in names)]
+    body = [["base model", *(f"{rows[0]['benchmarks'][n]['vs_base']:.3f}" for n in names), *([""] * len(names))]]
+    body += [[_row_name(r, ablation), *(_cell(r["benchmarks"][n]) for n in names),
+              *(_vs_reference(r["benchmarks"][n]) for n in names)] for r in rows]
+    return header, body
+
+
 def _bar_figure(rows: list[dict], ablation: str, base: dict, path: Path) -> Path:
     metrics = ("difference_accuracy", "zero_shot_accuracy", "clipscore")
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), dpi=110)
@@ -174,10 +185,13 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
                  *(_vs_reference(r[m]) for m in ("difference_accuracy", "zero_shot_accuracy", "clipscore"))] for r in rows]
         body.insert(0, ["base model", *(f"{rows[0][m]['vs_base']:.3f}" for m in METRIC_LABELS), "", "", ""])
         fixed = f"encoder choice `{rows[0]['trainable']}`" if ablation == "llm" else f"comparisons by `{rows[0]['generator']}`"
+        tables = [(header, body)]
+        if rows[0]["benchmarks"]:
+            tables.append(_benchmark_table(rows, ablation))
         sections.append(Section(
             ABLATION_TITLES[ablation],
             [f"All rows: {fixed}.", _significance(rows, ablation)],
-            [(header, body)],
+            tables,
             [_bar_figure(rows, ablation, base, figure_dir / f"{ablation}_bars.png")],
         ))
     sections.append(Section("Difference accuracy by attribute", figures=[_heatmap(study["tables"], base, figure_dir / "attributes_heatmap.png")]))

@@ -24,6 +24,7 @@ from .errors import PcclipError
 from .generate import GenerationSettings
 from .generate.filters import FilterSettings
 from .pipeline import Pipeline
+from .real_eval import HEADLINE, headline
 
 HEADLINE_METRICS = {
     "difference_accuracy": lambda m: m["difference_accuracy"],
@@ -182,6 +183,7 @@ def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], No
     without_skipped(settings, skipped)  # no generator left: fail now, before any work
     pipeline = Pipeline(settings.run, output_dir, log)
     pipeline.pair_pool  # a data error (COCO not there) stops the study here, not as a failure of each generator
+    pipeline.benchmark_data  # so does a missing benchmark dataset (image files are read only when embedded)
     # Comparisons come before the base model: a generator that cannot start shows before the long work.
     generation = _generate(pipeline, settings, skipped, log)
     plan, fallbacks = without_skipped(settings, skipped)  # the study as it runs here
@@ -216,6 +218,13 @@ def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], No
             row["by_attribute"] = {
                 a: mean_ci([runs[s]["difference_accuracy_by_attribute"][a] for s in seeds]) for a in ATTRIBUTE_NAMES
             }
+            row["benchmarks"] = {}
+            for b in plan.run.benchmarks:  # each benchmark's headline number, with the same statistics
+                values = [headline(b, runs[s]["benchmarks"][b.name]) for s in seeds]
+                reference = [headline(b, per_run[reference_cell][s]["benchmarks"][b.name]) for s in seeds]
+                row["benchmarks"][b.name] = {**mean_ci(values), "values": values, "metric": HEADLINE[b.task],
+                                             "vs_reference": paired_test(values, reference),
+                                             "vs_base": headline(b, base["benchmarks"][b.name])}
             rows.append(row)
         tables[ablation] = rows
 
