@@ -4,7 +4,7 @@ differences, each from a tiny fixture in its official layout, evaluated on every
 import pytest
 
 from pcclip.config import BenchmarkSettings, RunSettings
-from pcclip.pipeline import run
+from pcclip.pipeline import format_table, run
 from pcclip.report import write_report
 from pcclip.study import run_study
 from test_datasets import make_awa2, make_cifar10, make_coco, make_cub, write_image
@@ -47,6 +47,8 @@ def test_every_model_of_a_run_is_evaluated_on_each_benchmark(tmp_path):
     assert summary["results"]["base"]["difference_accuracy"] == run(
         tiny(tmp_path / "cache", seeds=(0,)), tmp_path / "plain", log=lambda _: None
     )["results"]["base"]["difference_accuracy"]  # the world's numbers do not depend on the benchmarks
+    table = format_table(summary)
+    assert "coco: clipscore" in table and "awa2-size: difference accuracy" in table and "cifar10: zero shot accuracy" in table
     warm = run(settings, tmp_path / "out2", log=lambda _: None)
     assert warm["results"] == summary["results"] and not any(k.startswith("benchmark") for k in warm["stage_seconds"])
 

@@ -34,7 +34,7 @@ from .generate.pairs import PairRecord
 from .models import create_model
 from .optim import distributed_rank_and_size, resolve_device
 from .pretrain import pretrain_clip
-from .real_eval import Benchmark, embed_benchmark_images, evaluate_benchmark, load_benchmark
+from .real_eval import HEADLINE, Benchmark, embed_benchmark_images, evaluate_benchmark, load_benchmark
 from .real_pairs import RealPairPool, real_pair_pool
 from .world.render import render_batch
 from .world.scene import sample_scenes
@@ -328,7 +328,11 @@ def format_table(summary: dict) -> str:
     runs = list(summary["results"]["pc_clip"].values())
     header = f"{'metric':34s} {'base':>8s} {'PC-CLIP (n=' + str(len(runs)) + ')':>18s} {'change':>8s}"
     lines = [header, "-" * len(header)]
-    for label, get in TABLE_ROWS:
+    benchmark_rows = []
+    for b in summary["settings"].get("benchmarks", []):  # each benchmark's headline number
+        key = HEADLINE[b["task"]]
+        benchmark_rows.append((f"{b['name']}: {key.replace('_', ' ')}", lambda m, n=b["name"], k=key: m["benchmarks"][n][k]))
+    for label, get in TABLE_ROWS + benchmark_rows:
         values = [get(r) for r in runs]
         mean = statistics.fmean(values)
         spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
