@@ -9,7 +9,6 @@ killed midway keeps every stage it finished.
 from __future__ import annotations
 
 import copy
-import functools
 import resource
 import statistics
 import time
@@ -48,6 +47,15 @@ def _file_identity(path: str | None) -> list | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
+def _cached_metrics(path: Path, compute: Callable[[], dict], record: dict) -> dict:
+    """Metrics read from `path`, or computed and written there with `record` beside them."""
+    if path.is_file():
+        return read_json(path)["metrics"]
+    metrics = compute()
+    write_json(path, {**record, "metrics": metrics})
+    return metrics
+
+
 class StageTimes(dict):
     """Seconds spent per stage in this process (stages served from the cache cost ~0)."""
 
@@ -77,6 +85,7 @@ class Pipeline:
         # (A world pool's key is unchanged since before real sources existed, so caches stay valid.)
         self.pool_key = settings_hash(self.base_key, settings.pairs, *([settings.data, _file_identity(settings.data.root)] if real else []))
         self._comparisons: dict[str, tuple[dict[str, str], dict]] = {}
+        self._benchmark_embeddings: dict[str, torch.Tensor] = {}
 
     @cached_property
     def base(self):
@@ -234,14 +243,15 @@ class Pipeline:
             model = model or get_model()  # built once, and only when some result is not cached
             return model
 
-        path = self.cache_root / "evaluations" / f"{name}-{settings_hash(model_key, self.settings.world, self.settings.eval, __version__)}.json"
-        if path.is_file():
-            metrics = read_json(path)["metrics"]
-        else:
+        def on_world() -> dict:
             with self.times("evaluate"):
                 images = None if image_tower_changed(loaded()[0]) else self.heldout_image_embeddings
-                metrics = evaluate(*loaded(), self.heldout, images)
-            write_json(path, {"model": name, "model_key": model_key, "settings": self.settings.model_dump(mode="json"), "metrics": metrics})
+                return evaluate(*loaded(), self.heldout, images)
+
+        key = settings_hash(model_key, self.settings.world, self.settings.eval, __version__)
+        metrics = _cached_metrics(self.cache_root / "evaluations" / f"{name}-{key}.json", on_world, {
+            "model": name, "model_key": model_key, "settings": self.settings.model_dump(mode="json"),
+        })
         if self.settings.benchmarks:
             metrics = {**metrics, "benchmarks": {
                 b.name: self.benchmark_evaluation(name, model_key, b, loaded, image_tower_changed) for b in self.settings.benchmarks
@@ -249,26 +259,27 @@ class Pipeline:
         return metrics
 
     def benchmark_evaluation(self, name: str, model_key: str, b: BenchmarkSettings, loaded, image_tower_changed) -> dict:
+        def on_benchmark() -> dict:
+            model, tokenizer = loaded()
+            with self.times(f"benchmark {b.name}"):
+                images = None if image_tower_changed(model) else self.benchmark_image_embeddings(b.name)
+                return evaluate_benchmark(model, tokenizer, self.benchmark_data[b.name], images)
+
         key = settings_hash(model_key, b, _file_identity(str(b.root)), __version__)
-        path = self.cache_root / "evaluations" / f"{name}-{b.name}-{key}.json"
-        if path.is_file():
-            return read_json(path)["metrics"]
-        model, tokenizer = loaded()
-        with self.times(f"benchmark {b.name}"):
-            benchmark = self.benchmark_data[b.name]
-            # With the image tower frozen, the base model's image embeddings serve every finetuned model.
-            images = None if image_tower_changed(model) else self.benchmark_image_embeddings(b.name)
-            metrics = evaluate_benchmark(model, tokenizer, benchmark, images)
-        write_json(path, {"model": name, "benchmark": b.model_dump(mode="json"), "metrics": metrics})
-        return metrics
+        return _cached_metrics(self.cache_root / "evaluations" / f"{name}-{b.name}-{key}.json", on_benchmark, {
+            "model": name, "benchmark": b.model_dump(mode="json"),
+        })
 
     @cached_property
     def benchmark_data(self) -> dict[str, Benchmark]:
         return {b.name: load_benchmark(b) for b in self.settings.benchmarks}
 
-    @functools.cache
     def benchmark_image_embeddings(self, name: str) -> torch.Tensor:
-        return embed_benchmark_images(self.base[0], self.benchmark_data[name])
+        """The base model's embeddings of a benchmark's images: with the image tower frozen they serve
+        every finetuned model, so each benchmark's images are embedded once per run."""
+        if name not in self._benchmark_embeddings:
+            self._benchmark_embeddings[name] = embed_benchmark_images(self.base[0], self.benchmark_data[name])
+        return self._benchmark_embeddings[name]
 
     def base_metrics(self) -> dict:
         return self.evaluation("base", self.base_key, lambda: self.base, lambda model: False)

@@ -210,21 +210,21 @@ def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], No
         for _, generator, trainable in (c for c in cells if c[0] == ablation):
             runs = per_run[(generator, trainable)]
             row = {"generator": generator, "trainable": trainable, "reference": (generator, trainable) == reference_cell}
-            for metric, get in HEADLINE_METRICS.items():
+            def cell(get) -> dict:
+                """One metric of this row over seeds: mean and interval, paired test against the reference."""
                 values = [get(runs[s]) for s in seeds]
                 reference = [get(per_run[reference_cell][s]) for s in seeds]
-                row[metric] = {**mean_ci(values), "values": values, "vs_reference": paired_test(values, reference),
-                               "vs_base": get(base)}
+                return {**mean_ci(values), "values": values, "vs_reference": paired_test(values, reference), "vs_base": get(base)}
+
+            for metric, get in HEADLINE_METRICS.items():
+                row[metric] = cell(get)
             row["by_attribute"] = {
                 a: mean_ci([runs[s]["difference_accuracy_by_attribute"][a] for s in seeds]) for a in ATTRIBUTE_NAMES
             }
-            row["benchmarks"] = {}
-            for b in plan.run.benchmarks:  # each benchmark's headline number, with the same statistics
-                values = [headline(b, runs[s]["benchmarks"][b.name]) for s in seeds]
-                reference = [headline(b, per_run[reference_cell][s]["benchmarks"][b.name]) for s in seeds]
-                row["benchmarks"][b.name] = {**mean_ci(values), "values": values, "metric": HEADLINE[b.task],
-                                             "vs_reference": paired_test(values, reference),
-                                             "vs_base": headline(b, base["benchmarks"][b.name])}
+            row["benchmarks"] = {  # each benchmark's headline number, with the same statistics
+                b.name: {**cell(lambda m, b=b: headline(b, m["benchmarks"][b.name])), "metric": HEADLINE[b.task]}
+                for b in plan.run.benchmarks
+            }
             rows.append(row)
         tables[ablation] = rows
 
