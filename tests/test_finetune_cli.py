@@ -54,9 +54,9 @@ def finetune_twice(config, tmp_path, *args: str, launcher: tuple[str, ...] = (),
     alone = pcclip("finetune", str(config), "--device", "cpu", "--set", f"cache_dir={tmp_path / 'alone'}", "--output", str(tmp_path / "out"))
     assert alone.returncode == 0, alone.stderr
     [first] = checkpoint_paths(alone.stdout)
-    shared_base = tmp_path / "other" / "checkpoints"
-    shared_base.mkdir(parents=True)
-    for base in (tmp_path / "alone" / "checkpoints").glob("base-*.safetensors"):
+    for base in (tmp_path / "alone").glob("pretrain/*/base-*.safetensors"):
+        shared_base = tmp_path / "other" / base.relative_to(tmp_path / "alone").parent
+        shared_base.mkdir(parents=True)
         shutil.copy(base, shared_base)
     other = pcclip(
         "finetune", str(config), *args, "--set", f"cache_dir={tmp_path / 'other'}", "--output", str(tmp_path / "out"),

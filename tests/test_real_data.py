@@ -142,7 +142,7 @@ def test_a_run_trains_on_a_caption_table_and_reports_skipped_images(tmp_path):
     summary = run(settings, tmp_path / "out", log=lambda _: None)
     assert summary["training_data"]["source"] == "captions"
     assert summary["training_data"]["images"] == 6 and summary["training_data"]["skipped_images"] == 1
-    finetuned = next((tmp_path / "cache" / "checkpoints").glob("pcclip-*.safetensors"))
+    finetuned = next((tmp_path / "cache" / "finetune").glob("*/pcclip-*.safetensors"))
     tuned, _ = create_model("pcclip-vit-nano", str(finetuned))
     moved = [n for n, p in tuned.state_dict().items() if not torch.equal(p, model.state_dict()[n])]
     assert moved and all(not n.startswith("visual.") for n in moved)  # text tower trained on the table's pairs

@@ -36,7 +36,7 @@ def test_unknown_key_inside_a_named_generator_lists_the_generator_keys():
 def test_wrong_type_and_bad_choice():
     with pytest.raises(PcclipError, match=r"pretrain.epochs: Input should be a valid integer.*'many'"):
         load_settings(RunSettings, None, ["pretrain.epochs=many"])
-    with pytest.raises(PcclipError, match=r"finetune.trainable: Input should be 'text', 'text-blocks', 'image' or 'both'"):
+    with pytest.raises(PcclipError, match=r"finetune.trainable: Input should be 'text-blocks', 'text', 'image' or 'both'"):
         load_settings(RunSettings, None, ["finetune.trainable=images"])
     with pytest.raises(PcclipError, match=r"batch_size \(64\) must be a multiple of accum_steps \(3\)"):
         load_settings(RunSettings, None, ["finetune.accum_steps=3"])
@@ -49,3 +49,8 @@ def test_bad_toml_names_the_file(tmp_path):
         load_settings(RunSettings, path)
     with pytest.raises(PcclipError, match="missing.toml: file not found"):
         load_settings(RunSettings, tmp_path / "missing.toml")
+
+
+def test_a_learned_temperature_needs_a_loss_with_one():
+    with pytest.raises(PcclipError, match=r"learn_temperature: loss 'mse' has no temperature to learn \(losses with one: contrastive\)"):
+        load_settings(RunSettings, None, ["finetune.loss=mse", "finetune.learn_temperature=true"])

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterable
 from typing import Any
@@ -108,3 +110,58 @@ def read_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
         if not isinstance(obj, dict):
             raise PcclipError(f"{path}: line {line_no}: expected a JSON object")
         yield line_no, obj
+
+
+# --- what the cache holds, by stage --------------------------------------------------------------
+
+# Folders of caches written before stages had versions: nothing reads them any more.
+LEGACY_FOLDERS = ("checkpoints", "evaluations", "generations", "pools")
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One folder of cached results: a stage's results made by one version of its code."""
+
+    stage: str
+    code: str  # the code tag, or "unversioned" for a legacy folder
+    current: bool  # made by this code, so read by this code
+    path: Path
+    files: int
+    bytes: int
+    newest: float  # modification time of the newest file (seconds since the epoch)
+
+
+def _folder_entry(stage: str, code: str, current: bool, path: Path) -> CacheEntry:
+    files = [f for f in path.rglob("*") if f.is_file()]
+    return CacheEntry(
+        stage, code, current, path, len(files), sum(f.stat().st_size for f in files),
+        max((f.stat().st_mtime for f in files), default=path.stat().st_mtime),
+    )
+
+
+def cache_entries(root: Path) -> list[CacheEntry]:
+    """Every stage folder of the cache at `root`, current code first within each stage."""
+    from .stages import STAGES, code_tag
+
+    root = Path(root)
+    entries = []
+    for stage, spec in STAGES.items():
+        if spec.cached and (root / stage).is_dir():
+            current = code_tag(stage)
+            for folder in sorted((root / stage).iterdir(), key=lambda f: f.name != current):
+                if folder.is_dir():
+                    entries.append(_folder_entry(stage, folder.name, folder.name == current, folder))
+    for name in LEGACY_FOLDERS:
+        if (root / name).is_dir():
+            entries.append(_folder_entry(name, "unversioned", False, root / name))
+    return entries
+
+
+def prune(root: Path, entries: Iterable[CacheEntry]) -> int:
+    """Delete the stale entries among `entries` (never one the current code reads); bytes freed."""
+    freed = 0
+    for entry in entries:
+        if not entry.current:
+            shutil.rmtree(entry.path)
+            freed += entry.bytes
+    return freed

@@ -60,6 +60,35 @@ def _cmd_models(args: argparse.Namespace) -> None:
         print(f"{name}{'  (pcclip)' if name in own else ''}")
 
 
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _cmd_cache(args: argparse.Namespace) -> None:
+    import time
+
+    from .cache import cache_entries, default_cache_root, prune
+
+    root = args.cache_dir or default_cache_root()
+    entries = cache_entries(root)
+    if not entries:
+        print(f"{root}: no cached results")
+        return
+    print(f"{'stage':12s} {'code':12s} {'state':8s} {'files':>6s} {'size':>10s} {'newest':>9s}")
+    for e in entries:
+        state = "current" if e.current else "stale"
+        print(f"{e.stage:12s} {e.code:12s} {state:8s} {e.files:6d} {e.bytes / 2**20:7.1f} MB {_age(time.time() - e.newest):>9s}")
+    stale = [e for e in entries if not e.current]
+    if args.action == "prune":
+        freed = prune(root, stale)
+        print(f"removed {len(stale)} stale folders ({freed / 2**20:.1f} MB) from {root}")
+    elif stale:
+        print(f"{len(stale)} stale folders ({sum(e.bytes for e in stale) / 2**20:.1f} MB): `pcclip cache prune` removes them")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pcclip", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a setting, e.g. --set run.seeds=[0,1] (repeatable)")
     study.add_argument("--output", type=Path, help="where study.json and the report go (default: runs/<name>)")
     study.set_defaults(func=_cmd_study)
+
+    cache = sub.add_parser("cache", help="list cached results by stage, code version, size and age; prune stale ones")
+    cache.add_argument("action", nargs="?", choices=("list", "prune"), default="list",
+                       help="prune: delete the results of code versions this code no longer reads")
+    cache.add_argument("--cache-dir", type=Path, help="default: $PCCLIP_CACHE or ~/.cache/pcclip")
+    cache.set_defaults(func=_cmd_cache)
 
     models = sub.add_parser("models", help="list model architectures")
     models.set_defaults(func=_cmd_models)

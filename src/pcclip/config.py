@@ -13,13 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .generate.filters import FilterSettings
 from .generate.settings import GenerationSettings
+from .losses import LOSSES
+from .towers import ENCODER_CHOICES
 from .world.scene import WorldConfig
 
 
 class Settings(BaseModel):
-    """Base for all settings: immutable, unknown keys rejected (a typo fails at once)."""
+    """Base for all settings: immutable, unknown keys rejected (a typo fails at once), floats finite
+    (inf or nan would pass every bound and fail later, mid-training)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ModelSettings(Settings):
@@ -121,14 +124,14 @@ class PairSettings(Settings):
 class FinetuneSettings(OptimSettings):
     """PC-CLIP finetuning: which encoders train, the difference loss, and the loop."""
 
-    trainable: Literal["text", "text-blocks", "image", "both"] = Field(
-        "text-blocks",
-        description="'text-blocks': only the text transformer's blocks (the paper); 'text': the whole text tower; "
-        "'image': the whole image tower; 'both': both towers",
+    trainable: Literal[tuple(ENCODER_CHOICES)] = Field(  # type: ignore[valid-type]
+        "text-blocks", description="; ".join(f"'{name}': {c.description}" for name, c in ENCODER_CHOICES.items()),
     )
     include: tuple[str, ...] = Field((), description="regexes on parameter names to train as well")
     exclude: tuple[str, ...] = Field((), description="regexes on parameter names to keep frozen (wins over include)")
-    loss: Literal["contrastive", "mse"] = Field("contrastive", description="'mse': the paper's ablation variant")
+    loss: Literal[tuple(LOSSES)] = Field(  # type: ignore[valid-type]
+        "contrastive", description="; ".join(f"'{name}': {loss.description}" for name, loss in LOSSES.items()),
+    )
     temperature: float = Field(1.0, gt=0, description="tau in S = <t, d> / tau (the paper: 1, fixed)")
     learn_temperature: bool = Field(False, description="train tau (initialised at `temperature`)")
     caption_loss_weight: float = Field(
@@ -143,6 +146,13 @@ class FinetuneSettings(OptimSettings):
     epochs: int = 5
     lr: float = Field(1.5e-4, gt=0, description="the paper's 1e-8 barely moves the weights; see the README")
     warmup_steps: int = 10
+
+    @model_validator(mode="after")
+    def _temperature_belongs_to_the_loss(self) -> "FinetuneSettings":
+        if self.learn_temperature and not LOSSES[self.loss].has_temperature:
+            with_temperature = ", ".join(name for name, loss in LOSSES.items() if loss.has_temperature)
+            raise ValueError(f"learn_temperature: loss {self.loss!r} has no temperature to learn (losses with one: {with_temperature})")
+        return self
 
 
 class EvalSettings(Settings):
@@ -220,7 +230,7 @@ class RunSettings(Settings):
     eval: EvalSettings = EvalSettings()
     benchmarks: tuple[BenchmarkSettings, ...] = Field((), description="real-data benchmarks evaluated besides the world")
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1, description="finetuning seeds (pairs, phrasing, order)")
-    threads: int = Field(2, ge=1, description="torch threads")
+    threads: int = Field(2, ge=1, le=1024, description="torch threads")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where models train and embed: 'auto' is cuda when a GPU is visible (under torchrun: LOCAL_RANK's)"
     )

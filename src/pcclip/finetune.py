@@ -18,24 +18,14 @@ from open_clip.loss import ClipLoss
 from .config import FinetuneSettings
 from .encode import encode_images, fit_tokens, images_to_tensor, model_device, tokenize
 from .errors import PcclipError
-from .losses import PCContrastiveLoss, PCMSELoss
+from .losses import LOSSES
 from .optim import distributed_rank_and_size, epoch_batches, train_loop
-
-_TEXT = r"^(text\.|token_embedding\.|positional_embedding$|transformer\.|ln_final\.|text_projection$)"
-# Parameter-name patterns per choice, for open_clip's CLIP (native text tower) and CustomTextCLIP
-# (HF text tower under `text.`). Text blocks exclude embeddings, final norm, projection, logit scale.
-TRAINABLE_PATTERNS = {
-    "text": _TEXT,
-    "text-blocks": r"^(text\.transformer\.encoder\.layer\.|transformer\.resblocks\.)",
-    "image": r"^visual\.",
-    "both": rf"^visual\.|{_TEXT}",
-}
-
+from .towers import ENCODER_CHOICES, IMAGE_TOWER_PREFIX
 
 def trainable_names(model: torch.nn.Module, choice: str, include=(), exclude=()) -> set[str]:
     """Parameter names that train for `choice` plus `include` patterns, minus `exclude` patterns
     (regexes searched in the names)."""
-    train = [re.compile(TRAINABLE_PATTERNS[choice]), *map(re.compile, include)]
+    train = [re.compile(ENCODER_CHOICES[choice].pattern), *map(re.compile, include)]
     freeze = [re.compile(p) for p in exclude]
     names = {
         name for name, _ in model.named_parameters()
@@ -58,7 +48,7 @@ def select_trainable(model: torch.nn.Module, choice: str, include=(), exclude=()
 
 def image_tower_trains(model: torch.nn.Module, settings: FinetuneSettings) -> bool:
     names = trainable_names(model, settings.trainable, settings.include, settings.exclude)
-    return any(name.startswith("visual.") for name in names)
+    return any(name.startswith(IMAGE_TOWER_PREFIX) for name in names)
 
 
 @dataclass
@@ -105,10 +95,7 @@ def finetune_pc(
     caption_ids = tokenize(model, tokenizer, data.captions).to(device) if settings.caption_loss_weight > 0 else None
     index = torch.tensor(data.pairs)
     rank, world_size = distributed_rank_and_size()
-    if settings.loss == "contrastive":
-        pc_loss = PCContrastiveLoss(settings.temperature, settings.learn_temperature, rank, world_size).to(device)
-    else:
-        pc_loss = PCMSELoss()
+    pc_loss = LOSSES[settings.loss].build(settings.temperature, settings.learn_temperature, rank, world_size).to(device)
     caption_loss = ClipLoss(rank=rank, world_size=world_size, gather_with_grad=world_size > 1)
 
     def compute_loss(global_batch: torch.Tensor) -> torch.Tensor:

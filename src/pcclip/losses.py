@@ -8,6 +8,8 @@ features across ranks under DDP); only the inputs and the temperature differ fro
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -52,3 +54,19 @@ class PCMSELoss(torch.nn.Module):
     def forward(self, image_a: torch.Tensor, image_b: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         u = F.normalize(image_a, dim=-1) - F.normalize(image_b, dim=-1)
         return F.mse_loss(F.normalize(text, dim=-1), u)
+
+
+@dataclass(frozen=True)
+class PCLoss:
+    """A difference loss as the settings name it: build(temperature, learn_temperature, rank, world_size)."""
+
+    build: Callable[[float, bool, int, int], torch.nn.Module]
+    has_temperature: bool
+    description: str
+
+
+# The one registry of difference losses: settings, finetuning and docs read it.
+LOSSES: dict[str, PCLoss] = {
+    "contrastive": PCLoss(PCContrastiveLoss, True, "symmetric cross-entropy over the batch, temperature tau (the paper's)"),
+    "mse": PCLoss(lambda *_: PCMSELoss(), False, "mean squared error to the unnormalised difference (the paper's ablation)"),
+}

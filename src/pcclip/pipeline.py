@@ -35,6 +35,7 @@ from .optim import distributed_rank_and_size, resolve_device
 from .pretrain import pretrain_clip
 from .real_eval import HEADLINE, Benchmark, embed_benchmark_images, evaluate_benchmark, load_benchmark
 from .real_pairs import RealPairPool, real_pair_pool
+from .stages import STAGES, code_versions, stage_folder
 from .world.render import render_batch
 from .world.scene import sample_scenes
 
@@ -77,13 +78,16 @@ class Pipeline:
         self.cache_root = Path(settings.cache_dir or default_cache_root())
         self.times = StageTimes()
         self.device = resolve_device(settings.device)
+        # Each key hashes the stage's settings and the code versions of the stage and of those it builds on.
         self.base_key = settings_hash(
-            settings.world, settings.model, settings.pretrain, _file_identity(settings.model.pretrained), __version__
+            settings.world, settings.model, settings.pretrain, _file_identity(settings.model.pretrained), code_versions("pretrain")
         )
-        self.base_path = self.cache_root / "checkpoints" / f"base-{settings.model.name}-{self.base_key}.safetensors"
+        self.base_path = stage_folder(self.cache_root, "pretrain") / f"base-{settings.model.name}-{self.base_key}.safetensors"
         real = settings.data.source != "world"
-        # (A world pool's key is unchanged since before real sources existed, so caches stay valid.)
-        self.pool_key = settings_hash(self.base_key, settings.pairs, *([settings.data, _file_identity(settings.data.root)] if real else []))
+        self.pool_key = settings_hash(
+            self.base_key, settings.pairs, code_versions("pairs"),
+            *([settings.data, _file_identity(settings.data.root)] if real else []),
+        )
         self._comparisons: dict[str, tuple[dict[str, str], dict]] = {}
         self._benchmark_embeddings: dict[str, torch.Tensor] = {}
 
@@ -137,7 +141,7 @@ class Pipeline:
     @cached_property
     def real_pool(self) -> RealPairPool:
         """The pool of a real dataset, cached: sampling reads (and checks) every sampled image."""
-        path = self.cache_root / "pools" / f"{self.settings.data.source}-{self.pool_key}.json"
+        path = stage_folder(self.cache_root, "pairs") / f"{self.settings.data.source}-{self.pool_key}.json"
         if path.is_file():
             return RealPairPool.from_json(read_json(path))
         with self.times("pairs"):
@@ -152,7 +156,8 @@ class Pipeline:
         (counts, the filter's removals per rule, mean length, agreement with the ground truth)."""
         if generator not in self._comparisons:
             pairs, _ = self.pair_pool
-            store = self.cache_root / "generations" / f"{generator}-{self.pool_key}.sqlite"
+            store_key = settings_hash(self.pool_key, code_versions("generation"))
+            store = stage_folder(self.cache_root, "generation") / f"{generator}-{store_key}.sqlite"
             with self.times(f"generate {generator}"):
                 records = generate(pairs, settings, store, progress=True)
             kept, report = apply_filter(records, settings.filter.enabled, settings.filter)
@@ -197,13 +202,13 @@ class Pipeline:
         sentences, _ = self.comparisons(generator, generation)
         return settings_hash(
             self.pool_key, generator, generation, finetune.model_dump(mode="json", exclude={"wise_alpha"}), seed,
-            sorted(sentences.items()),
+            sorted(sentences.items()), code_versions("finetune"),
         )
 
     def finetune_path(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int) -> Path:
         """Where the finetuned checkpoint is cached (before weight averaging)."""
         key = self.finetune_key(generator, generation, finetune, seed)
-        return self.cache_root / "checkpoints" / f"pcclip-{self.settings.model.name}-{key}.safetensors"
+        return stage_folder(self.cache_root, "finetune") / f"pcclip-{self.settings.model.name}-{key}.safetensors"
 
     def finetuned(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int):
         """(model, tokenizer) finetuned on `generator`'s comparisons, from the cache when it is there."""
@@ -248,8 +253,8 @@ class Pipeline:
                 images = None if image_tower_changed(loaded()[0]) else self.heldout_image_embeddings
                 return evaluate(*loaded(), self.heldout, images)
 
-        key = settings_hash(model_key, self.settings.world, self.settings.eval, __version__)
-        metrics = _cached_metrics(self.cache_root / "evaluations" / f"{name}-{key}.json", on_world, {
+        key = settings_hash(model_key, self.settings.world, self.settings.eval, code_versions("evaluation"))
+        metrics = _cached_metrics(stage_folder(self.cache_root, "evaluation") / f"{name}-{key}.json", on_world, {
             "model": name, "model_key": model_key, "settings": self.settings.model_dump(mode="json"),
         })
         if self.settings.benchmarks:
@@ -265,8 +270,8 @@ class Pipeline:
                 images = None if image_tower_changed(model) else self.benchmark_image_embeddings(b.name)
                 return evaluate_benchmark(model, tokenizer, self.benchmark_data[b.name], images)
 
-        key = settings_hash(model_key, b, _file_identity(str(b.root)), __version__)
-        return _cached_metrics(self.cache_root / "evaluations" / f"{name}-{b.name}-{key}.json", on_benchmark, {
+        key = settings_hash(model_key, b, _file_identity(str(b.root)), code_versions("benchmarks"))
+        return _cached_metrics(stage_folder(self.cache_root, "benchmarks") / f"{name}-{b.name}-{key}.json", on_benchmark, {
             "model": name, "benchmark": b.model_dump(mode="json"),
         })
 
@@ -295,6 +300,7 @@ class Pipeline:
     def manifest(self) -> dict:
         manifest = {
             "pcclip_version": __version__,
+            "stage_versions": {name: stage.version for name, stage in STAGES.items()},
             "stage_seconds": {k: round(v, 2) for k, v in self.times.items()},
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
