@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from pcclip.generate.scoring import judge_sentence
 from pcclip.world.phrasing import (
     SPLITS,
     ZERO_SHOT_TEMPLATES,
@@ -65,6 +66,9 @@ POSITION_WORDS = {  # (axis, sign): x grows to the right, y grows downward
     **{w: ("y", -1) for w in ("positioned more toward the top", "shifted upward", "nearer the top edge")},
     **{w: ("y", 1) for w in ("positioned more toward the bottom", "shifted downward", "nearer the bottom edge")},
 }
+NUMBER_WORDS = {  # counts said as numbers (train pool)
+    1: ("a", "one", "a single", "1"), 2: ("two", "2"), 3: ("three", "3"), 4: ("four", "4"),
+}  # fmt: skip
 IMAGE_NAMES = {
     "first": ("first", "image 1", "image one", "former"),
     "second": ("second", "image 2", "image two", "latter"),
@@ -231,9 +235,14 @@ def assert_true_for_the_ordered_pair(a: Scene, b: Scene, difference, split: str)
     assert (difference.first_value, difference.second_value) == (
         ((a.x, a.y), (b.x, b.y)) if attribute == "position" else (getattr(a, attribute), getattr(b, attribute))
     )
-    if attribute in ("shape", "colour"):
-        assert difference.keyword is None
-        assert getattr(s, attribute) in text and getattr(o, attribute) in text, text
+    if difference.keyword is None:  # values, bound to their images: the scorer reads which image has which
+        if attribute == "count":  # counts as numbers, both named
+            for scene in (s, o):
+                noun = scene.shape if scene.count == 1 else plural(scene.shape)
+                assert any(re.search(rf"\b{word} {noun}\b", text) for word in NUMBER_WORDS[scene.count]), text
+        else:  # a verb of change ("... become blue") names only the subject's value
+            assert attribute in ("shape", "colour") and getattr(s, attribute) in text, text
+        assert judge_sentence(text, a, b).verdict == "correct" and judge_sentence(text, b, a).verdict == "wrong-direction", text
         return
     keyword = difference.keyword
     assert keyword in text and keyword in phrasing_pool(split), text

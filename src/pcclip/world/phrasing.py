@@ -7,7 +7,13 @@ trained on a handful of fixed templates learns word order instead of meaning.
 
 A difference sentence describes how the FIRST image (a) differs from the SECOND (b). It is true for
 the ordered pair (a, b) and false for (b, a): comparatives are chosen for the image the sentence
-talks about (its subject, which may be either image), and categorical sentences name both values.
+talks about (its subject, which may be either image), and categorical sentences bind values to their
+images (most name both; a verb of change, "... turn blue", names the subject's).
+
+The eval pool also has named CONSTRUCTIONS (`construction_sentence`): fixed ways of saying the same
+difference (the second image named first, a verb of change, a relative clause, ...), each with a fixed
+subject, for a probe that shows whether a model reads meaning or word order. The train pool mixes
+the same kinds of syntax, in its own wording, into its ordinary frames.
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ class Difference:
 
     attribute: which attribute it describes. first_value, second_value: that attribute in a and in b
     (for position, the group centre (x, y)). subject: which image the sentence's comparative or value
-    is said of ("first" or "second"). keyword: the comparative phrase used (for size, count and
-    position; None for shape and colour, whose sentences name both values instead).
+    is said of ("first" or "second"). keyword: the comparative phrase said of the subject (size, count,
+    position); None where the sentence names values instead (shape, colour, counts as numbers).
     For a sentence joining several differences, attribute is "+"-joined and the other fields are
     tuples aligned with attribute.split("+").
     """
@@ -49,10 +55,24 @@ class Difference:
 @dataclass(frozen=True)
 class _Frame:
     """A difference template and, for comparatives, its words per direction of the subject image:
-    "+"/"-" (more/less of it) for size and count, "left"/"right"/"up"/"down" for position."""
+    "+"/"-" (more/less of it) for size and count, "left"/"right"/"up"/"down" for position.
+
+    Slots: {S} and {O} name the subject and the other image; {things} a plural noun for the objects;
+    {cmp} a word for the subject's direction, {ocmp} one for the other image's (frames with words);
+    {sv} and {ov} the subject's and the other's value (frames without words: a colour, a shape as a
+    noun phrase, a count as a number phrase); {s_be} and {o_be} "is"/"are" agreeing with each count."""
 
     template: str
     words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Construction:
+    """A named way of saying how the first image differs from the second: frames for every attribute,
+    all said of one fixed subject image ({S}), so that the order in which images are named is fixed."""
+
+    subject: str  # "first" or "second"
+    differences: dict[str, tuple[_Frame, ...]]
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,7 @@ class _Pool:
     differences: dict[str, tuple[_Frame, ...]]
     zero_shot: tuple[str, ...]
     sentence_case: bool  # eval sentences start with a capital and end with a full stop
+    constructions: dict[str, _Construction] = field(default_factory=dict)  # name -> construction
 
 
 def _positions(centre: tuple[str, ...], sides: dict[str, tuple[str, ...]], corners: tuple[str, ...]) -> dict:
@@ -124,6 +145,11 @@ _TRAIN = _Pool(
         "{n} {colour} {shape}",
         "{n} {size} {shape} {pos}",
     ),
+    # The subject is drawn at random, so every frame is said of either image; frames starting from
+    # {O} name the image the sentence is NOT about first. Besides plain comparatives: "compared with" /
+    # "in contrast to", passives ("... are shown in"), relative clauses and clefts ("the ... that {S}
+    # shows", "it is {S} that"), verbs of change ("going from {O} to {S}, ... get / move / become"),
+    # both images' values, and counts as numerals or number words.
     differences={
         "size": tuple(
             _Frame(t, _SIZE_TRAIN)
@@ -135,17 +161,36 @@ _TRAIN = _Pool(
                 "compared with {O}, {S} has {cmp} {things}",
                 "{S}'s {things} are {cmp}",
                 "{cmp} {things} appear in {S}",
+                "{cmp} {things} are shown in {S}",
+                "the {things} that {S} shows are {cmp}",
+                "going from {O} to {S}, the {things} get {cmp}",
+                "in contrast to {O}, {S} has {cmp} {things}",
+                "{O} has {ocmp} {things} and {S} has {cmp} ones",
             )
         ),
-        "count": tuple(
-            _Frame(t, _COUNT_TRAIN)
-            for t in (
-                "there are {cmp} {things} in {S}",
-                "{S} has {cmp} {things}",
-                "{S} contains {cmp} {things} than {O}",
-                "compared with {O}, {S} shows {cmp} {things}",
-                "{cmp} {things} appear in {S} than in {O}",
-            )
+        "count": (
+            *(
+                _Frame(t, _COUNT_TRAIN)
+                for t in (
+                    "there are {cmp} {things} in {S}",
+                    "{S} has {cmp} {things}",
+                    "{S} contains {cmp} {things} than {O}",
+                    "compared with {O}, {S} shows {cmp} {things}",
+                    "{cmp} {things} appear in {S} than in {O}",
+                    "{cmp} {things} are shown in {S}",
+                    "it is {S} that has {cmp} {things}",
+                    "going from {O} to {S}, you end up with {cmp} {things}",
+                    "in contrast to {O}, {S} has {cmp} {things}",
+                )
+            ),
+            *(
+                _Frame(t)
+                for t in (
+                    "{S} has {sv} while {O} has {ov}",
+                    "there {s_be} {sv} in {S} and {ov} in {O}",
+                    "{O} has {ov}, {S} has {sv}",
+                )
+            ),
         ),
         "position": tuple(
             _Frame(t, _POSITION_TRAIN)
@@ -155,6 +200,11 @@ _TRAIN = _Pool(
                 "the {things} are {cmp} in {S} than in {O}",
                 "{S}'s {things} are {cmp}",
                 "compared with {O}, the {things} in {S} are {cmp}",
+                "the {things} are drawn {cmp} in {S}",
+                "the {things} that {S} shows sit {cmp}",
+                "going from {O} to {S}, the {things} move {cmp}",
+                "in contrast to {O}, {S} has its {things} placed {cmp}",
+                "{O} has its {things} {ocmp}, {S} has them {cmp}",
             )
         ),
         "colour": tuple(
@@ -166,6 +216,11 @@ _TRAIN = _Pool(
                 "the {things} are {sv} in {S} but {ov} in {O}",
                 "{ov} in {O}, the {things} are {sv} in {S}",
                 "{S}'s {things} are {sv}, not {ov}",
+                "{sv} {things} are shown in {S}, {ov} ones in {O}",
+                "the {things} that {S} shows are {sv}, not {ov}",
+                "going from {O} to {S}, the {things} become {sv}",
+                "compared with {O}, which has {ov} {things}, {S} has {sv} ones",
+                "while {O} has {ov} {things}, {S} has {sv} ones",
             )
         ),
         "shape": tuple(
@@ -176,6 +231,11 @@ _TRAIN = _Pool(
                 "there {s_be} {sv} in {S} where {O} has {ov}",
                 "{S} contains {sv}, {O} contains {ov}",
                 "where {O} has {ov}, {S} has {sv}",
+                "{sv} {s_be} shown in {S}, {ov} in {O}",
+                "it is {S} that has {sv}, not {ov}",
+                "going from {O} to {S}, the {things} become {sv}",
+                "compared with {O}, which has {ov}, {S} has {sv}",
+                "while {O} has {ov}, {S} has {sv}",
             )
         ),
     },
@@ -198,6 +258,107 @@ _POSITION_EVAL = {
     "right": ("positioned more to the right", "shifted rightward", "nearer the right edge"),
     "up": ("positioned more toward the top", "shifted upward", "nearer the top edge"),
     "down": ("positioned more toward the bottom", "shifted downward", "nearer the bottom edge"),
+}
+# Before "than" ("shifted leftward than" is not English)
+_POSITION_EVAL_THAN = {d: tuple(w for w in words if not w.startswith("shifted")) for d, words in _POSITION_EVAL.items()}
+# Verbs of change, said of the later image: "from the first photo to the second photo, the figures shrink"
+_SIZE_EVAL_VERBS = {"+": ("grow", "swell"), "-": ("shrink", "contract")}
+_COUNT_EVAL_VERBS = {"+": ("multiply", "proliferate"), "-": ("thin out", "dwindle away")}
+_POSITION_EVAL_VERBS = {
+    "left": ("drift leftward", "slide leftward"),
+    "right": ("drift rightward", "slide rightward"),
+    "up": ("drift upward", "rise"),
+    "down": ("drift downward", "sink"),
+}
+
+
+def _comparative_frames(template: str, words: dict[str, dict[str, tuple[str, ...]]]) -> dict[str, tuple[_Frame, ...]]:
+    """One comparative template for several attributes, each with its own words."""
+    return {attribute: (_Frame(template, attribute_words),) for attribute, attribute_words in words.items()}
+
+
+# "first-named-first" and "second-named-first" say the same frames of either subject, which {S} names first.
+_NAMED_FIRST_EVAL = {
+    "size": (
+        _Frame("{S} presents {cmp} {things} than {O} does", _SIZE_EVAL),
+        _Frame("in {S}, the {things} are {cmp} than in {O}", _SIZE_EVAL),
+    ),
+    "count": (
+        _Frame("{S} presents {cmp} {things} than {O} does", _COUNT_EVAL_ATTRIBUTIVE),
+        _Frame("in {S}, the {things} are {cmp} than in {O}", _COUNT_EVAL_PREDICATIVE),
+    ),
+    "position": (
+        _Frame("{S} presents its {things} {cmp} than {O} does", _POSITION_EVAL_THAN),
+        _Frame("in {S}, the {things} are {cmp} than in {O}", _POSITION_EVAL_THAN),
+    ),
+    "colour": (
+        _Frame("{S} presents {sv} {things}, whereas {O} presents {ov} ones"),
+        _Frame("in {S}, the {things} are {sv} rather than {ov} as in {O}"),
+    ),
+    "shape": (
+        _Frame("{S} presents {sv}, whereas {O} presents {ov}"),
+        _Frame("in {S} there {s_be} {sv} rather than {ov} as in {O}"),
+    ),
+}
+_EVAL_CONSTRUCTIONS = {
+    "first-named-first": _Construction("first", _NAMED_FIRST_EVAL),
+    "second-named-first": _Construction("second", _NAMED_FIRST_EVAL),
+    "comparative-adjective": _Construction(
+        "first",
+        {
+            **_comparative_frames(
+                "the {things} of {S} are {cmp} than those of {O}",
+                {"size": _SIZE_EVAL, "count": _COUNT_EVAL_PREDICATIVE, "position": _POSITION_EVAL_THAN},
+            ),
+            "colour": (_Frame("the {things} of {S} are more {sv} in tone than those of {O}"),),
+            "shape": (_Frame("the {things} of {S} are closer in form to {sv} than those of {O}"),),
+        },
+    ),
+    "verb-of-change": _Construction(  # from the first image to the second: said of the second
+        "second",
+        {
+            **_comparative_frames(
+                "from {O} to {S}, the {things} {cmp}",
+                {"size": _SIZE_EVAL_VERBS, "count": _COUNT_EVAL_VERBS, "position": _POSITION_EVAL_VERBS},
+            ),
+            "colour": (_Frame("from {O} to {S}, the {things} turn {sv}"),),
+            "shape": (_Frame("from {O} to {S}, the {things} change into {sv}"),),
+        },
+    ),
+    "compared-with": _Construction(  # names the second image first, says how the first differs
+        "first",
+        {
+            **_comparative_frames(
+                "in comparison with {O}, {S} exhibits {cmp} {things}",
+                {"size": _SIZE_EVAL, "count": _COUNT_EVAL_ATTRIBUTIVE},
+            ),
+            "position": (_Frame("in comparison with {O}, {S} has its {things} {cmp}", _POSITION_EVAL),),
+            "colour": (_Frame("in comparison with {O}, {S} exhibits {sv} {things} rather than {ov} ones"),),
+            "shape": (_Frame("in comparison with {O}, {S} exhibits {sv} rather than {ov}"),),
+        },
+    ),
+    "relative-clause": _Construction(
+        "first",
+        {
+            **_comparative_frames(
+                "the {things} that appear in {S} are {cmp} than the ones in {O}",
+                {"size": _SIZE_EVAL, "count": _COUNT_EVAL_PREDICATIVE, "position": _POSITION_EVAL_THAN},
+            ),
+            "colour": (_Frame("{S}, whose {things} are {sv}, differs from {O}, whose {things} are {ov}"),),
+            "shape": (_Frame("{S}, which contains {sv}, differs from {O}, which contains {ov}"),),
+        },
+    ),
+    "both-values": _Construction(
+        "first",
+        {
+            **_comparative_frames(
+                "in {S} the {things} are {cmp}; in {O} they are {ocmp}",
+                {"size": _SIZE_EVAL, "count": _COUNT_EVAL_PREDICATIVE, "position": _POSITION_EVAL},
+            ),
+            "colour": (_Frame("in {S} the {things} are {sv}; in {O} they are {ov}"),),
+            "shape": (_Frame("in {S} one sees {sv}; in {O}, {ov}"),),
+        },
+    ),
 }
 
 _EVAL = _Pool(
@@ -291,11 +452,13 @@ _EVAL = _Pool(
         "look, {}.",
     ),
     sentence_case=True,
+    constructions=_EVAL_CONSTRUCTIONS,
 )
 
 _POOLS: dict[str, _Pool] = {"train": _TRAIN, "eval": _EVAL}
 
 ZERO_SHOT_TEMPLATES: dict[str, tuple[str, ...]] = {split: pool.zero_shot for split, pool in _POOLS.items()}
+CONSTRUCTIONS: tuple[str, ...] = tuple(_EVAL.constructions)  # the named constructions of the eval pool
 
 
 def _pool(split: str) -> _Pool:
@@ -309,7 +472,8 @@ def phrasing_pool(split: Split) -> frozenset[str]:
     size words, positions, image names, generic nouns) of one split. The two splits' pools are
     disjoint; only the shape and colour names, which are the classes themselves, are shared."""
     pool = _pool(split)
-    frames = [frame for frames in pool.differences.values() for frame in frames]
+    tables = [pool.differences, *(c.differences for c in pool.constructions.values())]
+    frames = [frame for table in tables for frames in table.values() for frame in frames]
     phrases = [
         *(frame.template for frame in frames),
         *(word for frame in frames for options in frame.words.values() for word in options),
@@ -375,13 +539,34 @@ def _direction(subject: Scene, other: Scene, attribute: str, rng: np.random.Gene
     return positive if d > 0 else negative
 
 
+def _value_phrase(scene: Scene, attribute: str, pool: _Pool, rng: np.random.Generator) -> str:
+    """How a sentence naming values names one image's: its colour, its shape ('a star', 'stars') or
+    its count in the pool's number words ('3 stars', 'a single star')."""
+    if attribute == "colour":
+        return scene.colour
+    if attribute == "shape":
+        return _noun_phrase(scene.shape, scene.count)
+    if attribute == "count":
+        return f"{_choice(rng, pool.count_words[scene.count])} {scene.shape if scene.count == 1 else plural(scene.shape)}"
+    raise ValueError(f"{attribute} sentences use comparatives, not values")
+
+
 def _describe(
-    a: Scene, b: Scene, attribute: str, refs: tuple[str, str], pool: _Pool, rng: np.random.Generator
+    a: Scene,
+    b: Scene,
+    attribute: str,
+    refs: tuple[str, str],
+    frames: tuple[_Frame, ...],
+    pool: _Pool,
+    rng: np.random.Generator,
+    subject: str | None = None,
 ) -> Difference:
-    """One unfinished sentence saying how a differs from b in `attribute` (they must differ in it),
-    calling the images refs = (first, second)."""
-    frame = _choice(rng, pool.differences[attribute])
-    subject = _choice(rng, ("first", "second"))
+    """One unfinished sentence in one of `frames` saying how a differs from b in `attribute` (they
+    must differ in it), calling the images refs = (first, second); said of `subject`, or of a random
+    image if None."""
+    frame = _choice(rng, frames)
+    if subject is None:
+        subject = _choice(rng, ("first", "second"))
     s, o = (a, b) if subject == "first" else (b, a)
     first_ref, second_ref = refs
     same_shape = a.shape == b.shape and rng.random() < 0.7
@@ -389,16 +574,17 @@ def _describe(
         "S": first_ref if subject == "first" else second_ref,
         "O": second_ref if subject == "first" else first_ref,
         "things": plural(a.shape) if same_shape else _choice(rng, pool.generic_nouns),
+        "s_be": "is" if s.count == 1 else "are",
+        "o_be": "is" if o.count == 1 else "are",
     }
     keyword = None
     if frame.words:
         keyword = _choice(rng, frame.words[_direction(s, o, attribute, rng)])
         slots["cmp"] = keyword
-    elif attribute == "colour":
-        slots.update(sv=s.colour, ov=o.colour)
+        if "{ocmp}" in frame.template:  # the other image's own direction (for position, maybe another axis)
+            slots["ocmp"] = _choice(rng, frame.words[_direction(o, s, attribute, rng)])
     else:
-        slots.update(sv=_noun_phrase(s.shape, s.count), ov=_noun_phrase(o.shape, o.count))
-        slots["s_be"] = "is" if s.count == 1 else "are"
+        slots.update(sv=_value_phrase(s, attribute, pool, rng), ov=_value_phrase(o, attribute, pool, rng))
     text = frame.template.format(**slots)
     return Difference(attribute, text, _value(a, attribute), _value(b, attribute), subject, keyword)
 
@@ -409,7 +595,7 @@ def difference_sentences(a: Scene, b: Scene, split: Split, rng: np.random.Genera
     pool = _pool(split)
     differences = []
     for attribute in differing_attributes(a, b):
-        difference = _describe(a, b, attribute, _choice(rng, pool.image_refs), pool, rng)
+        difference = _describe(a, b, attribute, _choice(rng, pool.image_refs), pool.differences[attribute], pool, rng)
         differences.append(replace(difference, text=_finish(difference.text, pool)))
     return differences
 
@@ -425,7 +611,7 @@ def difference_sentence(
         return None
     chosen = rng.choice(len(differing), size=min(max_attributes, len(differing)), replace=False)
     refs = _choice(rng, pool.image_refs)  # one naming style per sentence
-    parts = [_describe(a, b, differing[i], refs, pool, rng) for i in chosen]
+    parts = [_describe(a, b, differing[i], refs, pool.differences[differing[i]], pool, rng) for i in chosen]
     text = _finish(" and ".join(p.text for p in parts), pool)
     if len(parts) == 1:
         return replace(parts[0], text=text)
@@ -437,6 +623,18 @@ def difference_sentence(
         tuple(p.subject for p in parts),
         tuple(p.keyword for p in parts),
     )
+
+
+def construction_sentence(a: Scene, b: Scene, attribute: str, construction: str, rng: np.random.Generator) -> Difference:
+    """A held-out (eval pool) sentence in one of the named CONSTRUCTIONS saying how the first image
+    (a) differs from the second (b) in `attribute`, in which they must differ."""
+    pool = _EVAL
+    if construction not in pool.constructions:
+        raise ValueError(f"construction must be one of {CONSTRUCTIONS}, got {construction!r}")
+    chosen = pool.constructions[construction]
+    refs = _choice(rng, pool.image_refs)
+    difference = _describe(a, b, attribute, refs, chosen.differences[attribute], pool, rng, chosen.subject)
+    return replace(difference, text=_finish(difference.text, pool))
 
 
 def class_phrase(attribute: str, value: Any) -> str:
