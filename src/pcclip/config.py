@@ -134,6 +134,10 @@ class FinetuneSettings(OptimSettings):
     )
     temperature: float = Field(1.0, gt=0, description="tau in S = <t, d> / tau (the paper: 1, fixed)")
     learn_temperature: bool = Field(False, description="train tau (initialised at `temperature`)")
+    reversed_negatives: bool = Field(
+        False, description="contrastive: each sentence also meets every pair's reversed direction b - a as a negative "
+        "(its own pair's among them), so that it must read the direction (False: the paper)",
+    )
     caption_loss_weight: float = Field(
         0.0, ge=0, description="weight of the standard CLIP loss on the batch's images and captions (0: the paper)"
     )
@@ -148,10 +152,12 @@ class FinetuneSettings(OptimSettings):
     warmup_steps: int = 10
 
     @model_validator(mode="after")
-    def _temperature_belongs_to_the_loss(self) -> "FinetuneSettings":
-        if self.learn_temperature and not LOSSES[self.loss].has_temperature:
-            with_temperature = ", ".join(name for name, loss in LOSSES.items() if loss.has_temperature)
-            raise ValueError(f"learn_temperature: loss {self.loss!r} has no temperature to learn (losses with one: {with_temperature})")
+    def _options_fit_the_loss(self) -> "FinetuneSettings":
+        contrastive = ", ".join(name for name, loss in LOSSES.items() if loss.contrastive)
+        if self.reversed_negatives and not LOSSES[self.loss].contrastive:
+            raise ValueError(f"reversed_negatives: loss {self.loss!r} has no negatives (losses with them: {contrastive})")
+        if self.learn_temperature and not LOSSES[self.loss].contrastive:
+            raise ValueError(f"learn_temperature: loss {self.loss!r} has no temperature to learn (losses with one: {contrastive})")
         return self
 
 

@@ -95,7 +95,9 @@ def finetune_pc(
     caption_ids = tokenize(model, tokenizer, data.captions).to(device) if settings.caption_loss_weight > 0 else None
     index = torch.tensor(data.pairs)
     rank, world_size = distributed_rank_and_size()
-    pc_loss = LOSSES[settings.loss].build(settings.temperature, settings.learn_temperature, rank, world_size).to(device)
+    pc_loss = LOSSES[settings.loss].build(
+        settings.temperature, settings.learn_temperature, rank, world_size, settings.reversed_negatives
+    ).to(device)
     caption_loss = ClipLoss(rank=rank, world_size=world_size, gather_with_grad=world_size > 1)
 
     def compute_loss(global_batch: torch.Tensor) -> torch.Tensor:

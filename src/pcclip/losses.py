@@ -29,9 +29,17 @@ class PCContrastiveLoss(torch.nn.Module):
     t_k is the normalised embedding of pair k's difference sentence, d_l the difference direction of
     pair l; the other pairs of the batch (of all ranks, under DDP) are the negatives. tau is fixed (the
     paper: 1) or learned as log(1 / tau), clamped like CLIP's logit scale.
+
+    With `reversed_negatives`, each sentence also meets every pair's REVERSED direction (b - a) as a
+    negative, its own pair's among them: a sentence that fits both orders of its pair then costs
+    loss, so the text tower must read the direction, not only the attribute. Since <t, -d> = -<t, d>,
+    these logits are the negated ones and cost no extra encoding.
     """
 
-    def __init__(self, temperature: float = 1.0, learnable: bool = False, rank: int = 0, world_size: int = 1):
+    def __init__(
+        self, temperature: float = 1.0, learnable: bool = False, rank: int = 0, world_size: int = 1,
+        reversed_negatives: bool = False,
+    ):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -41,11 +49,17 @@ class PCContrastiveLoss(torch.nn.Module):
         else:
             self.register_buffer("log_scale", log_scale)
         self.clip_loss = ClipLoss(rank=rank, world_size=world_size, gather_with_grad=world_size > 1)
+        self.reversed_negatives = reversed_negatives
 
     def forward(self, image_a: torch.Tensor, image_b: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         directions = difference_directions(image_a, image_b)
         scale = self.log_scale.clamp(max=MAX_LOGIT_SCALE).exp()
-        return self.clip_loss(directions, F.normalize(text, dim=-1), scale)
+        if not self.reversed_negatives:
+            return self.clip_loss(directions, F.normalize(text, dim=-1), scale)
+        per_direction, per_text = self.clip_loss.get_logits(directions, F.normalize(text, dim=-1), scale)
+        labels = self.clip_loss.get_ground_truth(directions.device, per_direction.shape[0])
+        with_reversed = torch.cat([per_text, -per_text], dim=1)
+        return (F.cross_entropy(per_direction, labels) + F.cross_entropy(with_reversed, labels)) / 2
 
 
 class PCMSELoss(torch.nn.Module):
@@ -58,10 +72,11 @@ class PCMSELoss(torch.nn.Module):
 
 @dataclass(frozen=True)
 class PCLoss:
-    """A difference loss as the settings name it: build(temperature, learn_temperature, rank, world_size)."""
+    """A difference loss as the settings name it: build(temperature, learn_temperature, rank, world_size,
+    reversed_negatives)."""
 
-    build: Callable[[float, bool, int, int], torch.nn.Module]
-    has_temperature: bool
+    build: Callable[[float, bool, int, int, bool], torch.nn.Module]
+    contrastive: bool  # has a temperature and in-batch negatives
     description: str
 
 
