@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from pathlib import Path
 
 from ..errors import PcclipError
@@ -12,24 +11,33 @@ from ..errors import PcclipError
 def _cmd_pairs(args: argparse.Namespace) -> None:
     from .pairs import build_pairs, load_items, save_pairs, world_items, world_minimal_pairs
 
+    if args.world is not None and args.world < 1:
+        raise PcclipError(f"--world {args.world}: give a positive number of {'pairs' if args.minimal else 'scenes'}")
     if args.minimal:
         if args.world is None:
             raise PcclipError("--minimal builds world pairs: give --world N (the number of pairs)")
         pairs = world_minimal_pairs(args.world, args.seed)
     else:
         items = world_items(args.world, args.seed) if args.world is not None else load_items(args.items)
+        if len(items) < 2:
+            source = f"--world {args.world}" if args.world is not None else args.items
+            raise PcclipError(f"{source}: {len(items)} item(s) make no ordered pair; give at least 2")
         pairs = build_pairs(items, args.pairs, args.seed)
     save_pairs(pairs, args.output)
     print(f"{len(pairs)} ordered pairs -> {args.output}")
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
-    from .core import run_generation
+    from .core import failure_summary, run_generation
     from .filters import FilterReport, apply_filter
     from .pairs import load_pairs, parse_shard
     from .settings import load_generation_settings
     from .store import export_jsonl
 
+    # a directory for a file is refused before any work (--output would fail only after the generation)
+    for path, what in ((args.pairs, "the pairs file"), (args.output, "--output")):
+        if path is not None and path.is_dir():
+            raise PcclipError(f"{path}: is a directory; {what} must be a file")
     settings = load_generation_settings(args.config, args.set)
     shard = parse_shard(args.shard) if args.shard else None
     pairs = load_pairs(args.pairs)
@@ -42,14 +50,15 @@ def _cmd_generate(args: argparse.Namespace) -> None:
           f"{f' (shard {args.shard})' if shard else ''}: {result.generated} generated now, {result.reused} from the store; "
           f"{done} completed, {result.failed} failed; {result.seconds:.1f} s"
           + (f", {result.generated / result.seconds:.1f} pairs/s" if result.generated else ""))
-    reasons = Counter(r.reason for r in records if r.status == "failed")
-    if reasons:
-        print("failures (a rerun retries them): " + "; ".join(f"{reason} x{n}" for reason, n in reasons.most_common(5)))
+    if result.failed and args.quiet:  # without --quiet, the progress bar's closing line said it
+        print(failure_summary(records))
     report: FilterReport = apply_filter(records, settings.filter.enabled, settings.filter)[1]
     print("\n".join(report.lines()))
     if records and all(p.attributes_a is not None for p in pairs):
         _print_agreement(records, pairs)
     print(f"store: {args.store}" + (f"; records: {args.output}" if args.output else ""))
+    if records and result.failed == len(records):
+        raise PcclipError(f"every one of the {len(records)} pairs failed (the reasons are above and in {args.store})")
 
 
 def _print_agreement(records, pairs) -> None:
@@ -72,6 +81,9 @@ def _cmd_filter(args: argparse.Namespace) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> None:
+    """Agreement of the records with the world's ground truth; with --curve STUDY_JSON, also where a
+    writer this correct lands on that study's quality curve, read from its `quality_curve` key:
+    {"metric": name, "points": [{"correctness": x, "value": y}, ...]} (pcclip.quality.fit_study_curve)."""
     from .pairs import load_pairs
     from .scoring import agreement
     from .store import load_records
@@ -81,7 +93,20 @@ def _cmd_score(args: argparse.Namespace) -> None:
     unknown = {r.pair_id for r in records} - {p.pair_id for p in pairs}
     if unknown:
         raise PcclipError(f"{args.records}: pair {sorted(unknown)[0]!r} is not in {args.pairs}")
-    print("\n".join(agreement(records, pairs, text="raw" if args.raw else "cleaned").lines()))
+    report = agreement(records, pairs, text="raw" if args.raw else "cleaned")
+    print("\n".join(report.lines()))
+    if args.curve:
+        from ..cache import read_json
+        from ..quality import fit_study_curve
+
+        curve = fit_study_curve(read_json(args.curve), str(args.curve))
+        if not report.total:
+            raise PcclipError(f"{args.records}: no completed sentence to score, so no correctness to place on the curve")
+        prediction = curve.predict(report.correct / report.total)
+        low, high = curve.correctness_range
+        print(f"correct: {prediction.correctness:.2f} -> predicted {curve.metric} {prediction.value:.3f} "
+              f"[{prediction.low:.2f}, {prediction.high:.2f}]"
+              + (f" (extrapolated: the curve spans correct {low:.2f}-{high:.2f})" if prediction.extrapolated else ""))
 
 
 def _cmd_store_merge(args: argparse.Namespace) -> None:
@@ -134,6 +159,8 @@ def register_generate_commands(sub: argparse._SubParsersAction) -> None:
     score.add_argument("records", type=Path)
     score.add_argument("pairs", type=Path, help="the world pairs JSONL the records were generated from")
     score.add_argument("--raw", action="store_true", help="score the raw outputs instead of the cleaned ones")
+    score.add_argument("--curve", type=Path, metavar="STUDY_JSON",
+                       help="a study.json with a quality curve: print the metric predicted at these records' correctness")
     score.set_defaults(func=_cmd_score)
 
     store = sub.add_parser("store", help="merge shard stores or export a store")

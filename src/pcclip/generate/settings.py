@@ -2,7 +2,7 @@
 decoding and filter, read from TOML plus `--set key.path=value` like every pcclip setting.
 
     [backend]
-    backend = "hf"            # oracle | rule | hf | openai | vllm
+    backend = "hf"            # oracle | rule | hf | openai | vllm | degraded-oracle
     model = "smollm2-135m"
     [prompt]
     style = "chat"

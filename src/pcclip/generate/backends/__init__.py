@@ -8,6 +8,7 @@
 | hf | a local causal LM through transformers (GGUF file or model directory) |
 | openai | any OpenAI-compatible HTTP server (OpenAI, vLLM or llama.cpp servers, Google's endpoint) |
 | vllm | vLLM's offline engine, if installed |
+| degraded-oracle | the oracle for a share of the pairs, an LLM-like error for the rest (a quality dial) |
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from .base import Backend, BackendConfig, DecodingSettings, Outcome, Request
+from .degraded import DegradedOracleBackend, DegradedOracleSettings
 from .hf import HFBackend, HFSettings
 from .openai import OpenAIBackend, OpenAISettings
 from .oracle import OracleBackend, OracleSettings
@@ -29,11 +31,13 @@ BACKENDS: dict[str, tuple[type[BackendConfig], type[Backend]]] = {
     "hf": (HFSettings, HFBackend),
     "openai": (OpenAISettings, OpenAIBackend),
     "vllm": (VLLMSettings, VLLMBackend),
+    "degraded-oracle": (DegradedOracleSettings, DegradedOracleBackend),
 }
 
 # A typo in `backend` fails naming the allowed values: pydantic lists the union's tags.
 BackendSettings = Annotated[
-    Union[OracleSettings, RuleSettings, HFSettings, OpenAISettings, VLLMSettings], Field(discriminator="backend")
+    Union[OracleSettings, RuleSettings, HFSettings, OpenAISettings, VLLMSettings, DegradedOracleSettings],
+    Field(discriminator="backend"),
 ]
 
 

@@ -1,0 +1,125 @@
+"""A metric as a straight line in comparison quality: fit the points a study measures (the share of
+correct comparisons a generator wrote -> the finetuned model's metric) and predict where another
+writer, e.g. a real LLM whose sentences were scored, would land.
+
+Ordinary least squares (scipy.stats.linregress) with t-intervals on n - 2 degrees of freedom: the
+95% intervals of the slope and intercept, and a 95% prediction interval for one new point measured
+as the fitted points were (the same seeds and evaluation). It assumes the metric is linear in
+correctness with the same scatter everywhere; outside the fitted correctness range that is
+extrapolation, and a prediction says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from .errors import PcclipError
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The metric the line predicts at one correctness, with its 95% prediction interval."""
+
+    correctness: float
+    value: float
+    low: float
+    high: float
+    extrapolated: bool  # correctness lies outside the fitted points' range
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QualityFit:
+    """metric = intercept + slope * correctness, fitted to n points, with 95% intervals."""
+
+    metric: str
+    slope: float
+    intercept: float
+    slope_ci: tuple[float, float]
+    intercept_ci: tuple[float, float]
+    n: int
+    residual_sd: float  # the scatter of the points about the line (n - 2 degrees of freedom)
+    correctness_mean: float
+    correctness_sum_squares: float  # sum of (x - mean)^2: how much the fitted correctness spreads
+    correctness_range: tuple[float, float]
+
+    def predict(self, correctness: float) -> Prediction:
+        """The line at `correctness`, and where one new point measured there falls with 95% probability."""
+        value = self.intercept + self.slope * correctness
+        spread = self.residual_sd * math.sqrt(
+            1 + 1 / self.n + (correctness - self.correctness_mean) ** 2 / self.correctness_sum_squares
+        )
+        half = _t_quantile(self.n) * spread
+        low, high = self.correctness_range
+        return Prediction(correctness, value, value - half, value + half, not low <= correctness <= high)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fit_quality(correctness: Sequence[float], values: Sequence[float], metric: str = "metric") -> QualityFit:
+    """The least-squares line of `values` against `correctness` (one point per study cell); PcclipError
+    with fewer than 3 points or fewer than 2 distinct correctness values (no scatter to measure)."""
+    x = np.asarray(correctness, dtype=float)
+    y = np.asarray(values, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise PcclipError(f"quality curve of {metric}: {x.size} correctness values but {y.size} metric values")
+    if x.size < 3 or np.unique(x).size < 2:
+        raise PcclipError(
+            f"quality curve of {metric}: a line with intervals needs at least 3 points at 2 or more correctness "
+            f"values; got {x.size} point(s) at {np.unique(x).size} value(s)"
+        )
+    fit = stats.linregress(x, y)
+    residuals = y - (fit.intercept + fit.slope * x)
+    t = _t_quantile(x.size)
+    return QualityFit(
+        metric=metric,
+        slope=float(fit.slope),
+        intercept=float(fit.intercept),
+        slope_ci=(float(fit.slope - t * fit.stderr), float(fit.slope + t * fit.stderr)),
+        intercept_ci=(float(fit.intercept - t * fit.intercept_stderr), float(fit.intercept + t * fit.intercept_stderr)),
+        n=int(x.size),
+        residual_sd=float(np.sqrt(residuals @ residuals / (x.size - 2))),
+        correctness_mean=float(x.mean()),
+        correctness_sum_squares=float(((x - x.mean()) ** 2).sum()),
+        correctness_range=(float(x.min()), float(x.max())),
+    )
+
+
+def fit_study_curve(study: Any, source: str) -> QualityFit:
+    """The line through a study's quality curve. `study` is a study.json's content (written by
+    `pcclip study`); the contract is its `quality_curve` key:
+
+        {"quality_curve": {"metric": "difference accuracy",
+                           "points": [{"correctness": 0.5, "value": 0.53}, {"correctness": 0.75, ...}, ...]}}
+
+    correctness: the share of correct comparisons the finetuning pairs had (as `pcclip score` counts
+    them); value: the metric the finetuned model reached. PcclipError naming `source` where the key is
+    missing or not of that shape."""
+    curve = study.get("quality_curve") if isinstance(study, dict) else None
+    if curve is None:
+        raise PcclipError(f"{source}: no quality_curve; run a study that measures one (a study.json from `pcclip study`)")
+    points = curve.get("points") if isinstance(curve, dict) else None
+    metric = curve.get("metric") if isinstance(curve, dict) else None
+    valid = isinstance(metric, str) and isinstance(points, list) and all(
+        isinstance(p, dict) and all(isinstance(p.get(k), (int, float)) for k in ("correctness", "value")) for p in points
+    )
+    if not valid:
+        raise PcclipError(
+            f'{source}: quality_curve must be {{"metric": name, "points": [{{"correctness": x, "value": y}}, ...]}}'
+        )
+    return fit_quality([p["correctness"] for p in points], [p["value"] for p in points], metric)
+
+
+def _t_quantile(n: int) -> float:
+    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 2))
