@@ -26,7 +26,7 @@ def world_pairs():
 def texts(pairs, split="train", seed=0, **errors) -> list[str | None]:
     """What the degraded oracle (the oracle, without `errors` settings) writes for each pair, None
     where it fails; no store."""
-    settings = DegradedOracleSettings(split=split, seed=seed, **errors) if errors else OracleSettings(split=split, seed=seed)
+    settings = OracleSettings(split=split, seed=seed) if not errors else DegradedOracleSettings(split=split, seed=seed, **errors)
     backend = create_backend(settings, DecodingSettings())
     requests = [Request(p, render_prompt(p.caption_a, p.caption_b, PromptSettings())) for p in pairs]
     out: list[str | None] = [None] * len(pairs)
@@ -58,7 +58,8 @@ def test_each_error_kind_is_judged_as_labelled(kind, split, world_pairs):
     assert [(v, t) for v, t in judged if v not in EXPECTED_VERDICTS[kind]] == []
     # Only a wrong attribute can be impossible: when the two scenes differ in every attribute.
     failed = {p.pair_id for t, p in zip(written, world_pairs) if t is None}
-    assert failed == ({p.pair_id for p in world_pairs if len(set(_differing(p))) == 5} if kind == "wrong_attribute" else set())
+    every_attribute = {p.pair_id for p in world_pairs if len(_differing(p)) == 5}
+    assert failed == (every_attribute if kind == "wrong_attribute" else set())
 
 
 def _differing(pair):
@@ -116,11 +117,13 @@ def test_through_the_store_and_the_settings_file(tmp_path, world_pairs):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("backend.error_mix={reversd = 1}", "unknown error kind 'reversd'; the kinds are reversed, wrong_attribute, vague, off_topic"),
+        ("backend.error_mix={reversd = 1}",
+         "unknown error kind 'reversd'; the kinds are reversed, wrong_attribute, vague, off_topic"),
         ("backend.error_mix={vague = -1, reversed = 2}", "the weight of 'vague' is -1.0; weights must be >= 0"),
         ("backend.error_mix={vague = 0}", "the weights sum to 0; give at least one error kind a positive weight"),
         ("backend.error_rate=1.5", r"error_rate: Input should be less than or equal to 1"),
-        ("backend.errorrate=0.5", "unknown key 'errorrate' for the degraded-oracle back end; allowed: backend, error_rate"),
+        ("backend.errorrate=0.5",
+         "unknown key 'errorrate' for the degraded-oracle back end; allowed: backend, error_rate"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(override, message):

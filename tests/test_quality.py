@@ -80,7 +80,7 @@ def test_too_few_points_say_so(x, y, message):
 @pytest.mark.parametrize(
     "study, message",
     [
-        ({"name": "s"}, "study.json: no quality_curve; run a study that measures one"),
+        ({"name": "s"}, "study.json: no quality_curve; give the study.json of a `pcclip study` that measures one"),
         ({"quality_curve": {"metric": "m", "points": [{"correctness": 0.5}]}}, "study.json: quality_curve must be"),
         ({"quality_curve": [1, 2]}, "study.json: quality_curve must be"),
     ],
@@ -131,7 +131,7 @@ def test_score_says_when_the_prediction_extrapolates(scored_world, capsys):
     [
         (None, "missing.json: file not found"),
         ("{not json", "bad.json: line 1: not valid JSON"),
-        (json.dumps({"name": "s"}), "bad.json: no quality_curve; run a study that measures one"),
+        (json.dumps({"name": "s"}), "bad.json: no quality_curve; give the study.json of a `pcclip study` that measures one"),
     ],
 )
 def test_score_with_a_bad_study_file_prints_one_line(scored_world, capsys, content, message):
@@ -140,5 +140,5 @@ def test_score_with_a_bad_study_file_prints_one_line(scored_world, capsys, conte
         (scored_world / name).write_text(content)
     capsys.readouterr()
     assert main(["score", "records.jsonl", "pairs.jsonl", "--curve", name]) != 0
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

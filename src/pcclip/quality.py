@@ -108,17 +108,18 @@ def fit_study_curve(study: Any, source: str) -> QualityFit:
     missing or not of that shape."""
     curve = study.get("quality_curve") if isinstance(study, dict) else None
     if curve is None:
-        raise PcclipError(f"{source}: no quality_curve; run a study that measures one (a study.json from `pcclip study`)")
+        raise PcclipError(f"{source}: no quality_curve; give the study.json of a `pcclip study` that measures one")
     points = curve.get("points") if isinstance(curve, dict) else None
     metric = curve.get("metric") if isinstance(curve, dict) else None
-    valid = isinstance(metric, str) and isinstance(points, list) and all(
-        isinstance(p, dict) and all(isinstance(p.get(k), (int, float)) for k in ("correctness", "value")) for p in points
-    )
-    if not valid:
+    if not (isinstance(metric, str) and isinstance(points, list) and all(map(_is_point, points))):
         raise PcclipError(
             f'{source}: quality_curve must be {{"metric": name, "points": [{{"correctness": x, "value": y}}, ...]}}'
         )
     return fit_quality([p["correctness"] for p in points], [p["value"] for p in points], metric)
+
+
+def _is_point(point: Any) -> bool:
+    return isinstance(point, dict) and all(isinstance(point.get(key), (int, float)) for key in ("correctness", "value"))
 
 
 def _t_quantile(n: int) -> float:

@@ -84,10 +84,14 @@ def _cmd_score(args: argparse.Namespace) -> None:
     """Agreement of the records with the world's ground truth; with --curve STUDY_JSON, also where a
     writer this correct lands on that study's quality curve, read from its `quality_curve` key:
     {"metric": name, "points": [{"correctness": x, "value": y}, ...]} (pcclip.quality.fit_study_curve)."""
+    from ..cache import read_json
+    from ..quality import fit_study_curve
     from .pairs import load_pairs
     from .scoring import agreement
     from .store import load_records
 
+    # A bad study file fails before any scoring.
+    curve = fit_study_curve(read_json(args.curve), str(args.curve)) if args.curve else None
     pairs = load_pairs(args.pairs)
     records = load_records(args.records)
     unknown = {r.pair_id for r in records} - {p.pair_id for p in pairs}
@@ -95,13 +99,9 @@ def _cmd_score(args: argparse.Namespace) -> None:
         raise PcclipError(f"{args.records}: pair {sorted(unknown)[0]!r} is not in {args.pairs}")
     report = agreement(records, pairs, text="raw" if args.raw else "cleaned")
     print("\n".join(report.lines()))
-    if args.curve:
-        from ..cache import read_json
-        from ..quality import fit_study_curve
-
-        curve = fit_study_curve(read_json(args.curve), str(args.curve))
+    if curve:
         if not report.total:
-            raise PcclipError(f"{args.records}: no completed sentence to score, so no correctness to place on the curve")
+            raise PcclipError(f"{args.records}: no completed sentence, so no correctness to place on the curve")
         prediction = curve.predict(report.correct / report.total)
         low, high = curve.correctness_range
         print(f"correct: {prediction.correctness:.2f} -> predicted {curve.metric} {prediction.value:.3f} "

@@ -30,9 +30,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from ...errors import PcclipError
+# The phrasing module's own pools, choice and sentence finish: error sentences must read like the oracle's.
 from ...world.phrasing import Split, _choice, _finish, _pool, difference_sentence, difference_sentences
-from ...world.scene import ATTRIBUTES, COLOURS, PERTURB_SHIFT, PERTURB_SIZE_RATIO, SHAPES, Scene, differing_attributes, plural
+from ...world.scene import (
+    ATTRIBUTES, COLOURS, PERTURB_SHIFT, PERTURB_SIZE_RATIO, SHAPES, Scene, differing_attributes, plural,
+)
 from ..pairs import PairRecord
 from ..prompts import clean_caption
 from .base import Backend, BackendConfig, Outcome, Request
@@ -48,7 +50,9 @@ def reversed_difference(a: Scene, b: Scene, captions: tuple[str, str], rng: np.r
     return difference_sentence(b, a, rng, split).text
 
 
-def wrong_attribute(a: Scene, b: Scene, captions: tuple[str, str], rng: np.random.Generator, split: Split) -> str | None:
+def wrong_attribute(
+    a: Scene, b: Scene, captions: tuple[str, str], rng: np.random.Generator, split: Split
+) -> str | None:
     """A difference, direction or values included, in an attribute the two scenes share: the oracle's
     sentence for a pretended pair that differs there. None if they share no attribute."""
     shared = [attribute for attribute in ATTRIBUTES if attribute not in differing_attributes(a, b)]
@@ -168,7 +172,7 @@ MEASURED_ERROR_MIX: dict[str, float] = {"reversed": 2, "wrong_attribute": 74, "v
 
 class DegradedOracleSettings(BackendConfig):
     backend: Literal["degraded-oracle"] = "degraded-oracle"
-    error_rate: float = Field(..., ge=0.0, le=1.0, description="the share of pairs that get an error instead of the truth")
+    error_rate: float = Field(..., ge=0.0, le=1.0, description="the share of pairs given an error instead of the truth")
     error_mix: dict[str, float] = Field(
         default_factory=lambda: dict(MEASURED_ERROR_MIX),
         validate_default=True,  # normalised like a given mix
