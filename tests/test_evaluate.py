@@ -30,6 +30,7 @@ from pcclip.evaluate import (
 from pcclip.losses import difference_directions
 from pcclip.metrics import class_embeddings, comparative_class_embeddings, zero_shot_credit
 from pcclip.models import create_model
+from pcclip.world.phrasing import CONSTRUCTIONS
 from pcclip.world.scene import ATTRIBUTES, COLOURS, WorldConfig
 from test_datasets import make_awa2, make_coco, write_image
 
@@ -93,7 +94,8 @@ def crafted_embeddings(h) -> HeldoutEmbeddings:
     """Embeddings whose metrics are known exactly (dimension 24):
     - zero-shot images: unit(shape axis + colour axis) (axes 0-7, 8-15); every prompt of a class is
       its axis, so class embeddings are the axes: zero-shot and analogies are right every time;
-    - difference sentences: exactly the image difference direction of their own pair;
+    - difference sentences (and the construction probe's): exactly the image difference direction of
+      their own pair;
     - caption images: angles growing with size, count and x on axes (16, 17), (18, 19), (20, 21); each
       caption's text is its image; ranking texts point along the growing sine axes.
     """
@@ -114,6 +116,7 @@ def crafted_embeddings(h) -> HeldoutEmbeddings:
 
     texts = {group: F.normalize(torch.randn(len(items), 24, generator=g), dim=-1) for group, items in h.text_groups().items()}
     texts["differences"] = difference_directions(images[h.diff_a], images[h.diff_b])
+    texts["constructions"] = difference_directions(images[h.constructions.first], images[h.constructions.second])
     texts["captions"] = images[h.caption_index].clone()
     for name, task in h.zero_shot.items():
         offset = 0 if name == "shape" else 8
@@ -133,6 +136,9 @@ def test_world_metrics_on_crafted_embeddings_are_exact(heldout):
     assert m["difference_accuracy_by_attribute"] == {a: 1.0 for a in ATTRIBUTES}
     assert m["difference_choice_accuracy"] == 1.0 and m["difference_choice_candidates"] == 6
     assert m["difference_choice_picks_reversed"] == 0.0
+    assert m["difference_accuracy_by_construction"] == {c: 1.0 for c in CONSTRUCTIONS}
+    assert m["difference_accuracy_by_construction_ci"] == {c: [1.0, 1.0] for c in CONSTRUCTIONS}
+    assert m["construction_worst_accuracy"] == 1.0
     assert m["zero_shot_accuracy"] == 1.0 and m["zero_shot_top5_accuracy_by_task"] == {"shape": 1.0, "colour": 1.0}
     assert m["zero_shot_worst_class_accuracy_by_task"] == {"shape": 1.0, "colour": 1.0}
     assert m["zero_shot_per_class_accuracy"]["colour"] == {c: 1.0 for c in COLOURS}
@@ -174,7 +180,9 @@ def test_comparative_prompting_on_the_world_uses_the_papers_update(heldout):
 def test_each_metric_group_is_timed(heldout):
     seconds = {}
     evaluate_embeddings(crafted_embeddings(heldout), heldout, seconds)
-    assert set(seconds) == {"class embeddings", "difference", "zero-shot", "comparative prompting", "captions", "ranking", "analogy"}
+    assert set(seconds) == {
+        "class embeddings", "difference", "constructions", "zero-shot", "comparative prompting", "captions", "ranking", "analogy"
+    }
 
 
 # --- a real model: one encoder call, the names the pipeline reads --------------------------------

@@ -313,6 +313,10 @@ def test_train_and_eval_phrasing_are_disjoint():
     train, evaluation = phrasing_pool("train"), phrasing_pool("eval")
     assert len(train) > 40 and len(evaluation) > 40
     assert not train & evaluation
+    # the eval pool's named constructions (frames and verbs) and the train pool's verbs of change and
+    # numbers are part of the pools, so the check above covers them
+    assert {"from {O} to {S}, the {things} {cmp}", "shrink", "drift leftward", "in comparison with {O}, {S} exhibits {cmp} {things}"} <= evaluation
+    assert {"going from {O} to {S}, the {things} get {cmp}", "{S} has {sv} while {O} has {ov}"} <= train
     for split in SPLITS:
         assert 5 <= len(ZERO_SHOT_TEMPLATES[split]) <= 8
         assert all(t.count("{}") == 1 for t in ZERO_SHOT_TEMPLATES[split])

@@ -15,7 +15,7 @@ import numpy as np
 from .config import EvalSettings, PairSettings
 from .datasets.comparatives import gather_comparatives
 from .datasets.templates import STANDARD_TEMPLATES
-from .world.phrasing import caption, class_phrase, difference_sentences, ZERO_SHOT_TEMPLATES
+from .world.phrasing import CONSTRUCTIONS, caption, class_phrase, construction_sentence, difference_sentences, ZERO_SHOT_TEMPLATES
 from .world.render import render_batch
 from .world.scene import (
     ATTRIBUTES,
@@ -131,6 +131,20 @@ class RankingTask:
 
 
 @dataclass
+class ConstructionProbe:
+    """Minimal pairs, each said in every named construction of the eval phrasing (phrasing.CONSTRUCTIONS)
+    and in both orders: item i says how image first[i] differs from image second[i] in
+    attributes[i], in construction constructions[i]; pair[i] numbers its minimal pair."""
+
+    first: np.ndarray
+    second: np.ndarray
+    texts: list[str]
+    constructions: list[str]
+    attributes: list[str]
+    pair: np.ndarray
+
+
+@dataclass
 class HeldoutSet:
     """All held-out images in one array (embedded once) and the items of each metric over them.
 
@@ -141,7 +155,8 @@ class HeldoutSet:
     attribute, borrowed from another item (false here: this pair differs in one attribute only).
     Analogies use the zero-shot images as their gallery; analogy_labels[task][g] is gallery image g's
     class in that zero-shot task, and analogy_sources[task] the gallery positions of that task's own
-    images, whose class in the task the analogies change."""
+    images, whose class in the task the analogies change. constructions: the construction probe, whose
+    images follow all the others."""
 
     settings: EvalSettings
     images: np.ndarray
@@ -158,6 +173,7 @@ class HeldoutSet:
     analogy_index: np.ndarray
     analogy_labels: dict[str, np.ndarray]
     analogy_sources: dict[str, np.ndarray]
+    constructions: ConstructionProbe
 
     def text_groups(self) -> dict[str, list[str]]:
         """Every text the evaluation embeds, by group name, so one encoder call serves all metrics."""
@@ -170,6 +186,7 @@ class HeldoutSet:
             groups[f"ranking/{name}/reversed"] = task.reversed_comparatives
             groups[f"ranking/{name}/more"] = list(task.more_prompts)
             groups[f"ranking/{name}/less"] = list(task.less_prompts)
+        groups["constructions"] = self.constructions.texts
         return groups
 
 
@@ -180,6 +197,10 @@ RANKED_ATTRIBUTES = {
     "x": ("position", class_phrase("position", "on the right"), class_phrase("position", "on the left")),
 }
 RANKING_SENTENCES = 32  # comparative sentences per ranking direction (at 8, directions varied much between seeds)
+# Minimal pairs per attribute in the construction probe (fewer if settings.pairs_per_attribute is
+# smaller). Each is said in both orders in every construction: 40 * 5 * 2 * 7 = 2,800 texts, which
+# nearly doubles the texts an evaluation embeds (60 pairs would more than double them).
+CONSTRUCTION_PAIRS_PER_ATTRIBUTE = 40
 
 
 def zero_shot_prompts(templates: str, phrase: str) -> tuple[str, ...]:
@@ -193,7 +214,8 @@ def zero_shot_prompts(templates: str, phrase: str) -> tuple[str, ...]:
 def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
     """The held-out evaluation set, drawn from settings.seed in the eval phrasing: minimal pairs with
     difference sentences, single-object scenes for zero-shot (and analogies), captioned scenes (for
-    CLIPScore, retrieval and ranking), and the texts each metric needs."""
+    CLIPScore, retrieval and ranking), the construction probe's minimal pairs, and the texts each
+    metric needs."""
     rng = np.random.default_rng(settings.seed)
     scenes: list[Scene] = []
     diff_a, diff_b, texts, attrs = [], [], [], []
@@ -257,6 +279,9 @@ def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
         task: np.array([class_names.index(scenes[i].attributes()[task]) for i in gallery])
         for task, class_names in ZERO_SHOT_TASKS.items()
     }
+    pairs_per_attribute = min(CONSTRUCTION_PAIRS_PER_ATTRIBUTE, settings.pairs_per_attribute)
+    probe_scenes, probe = _construction_probe(world, pairs_per_attribute, len(scenes), np.random.default_rng([settings.seed, 4]))
+    scenes += probe_scenes
     return HeldoutSet(
         settings=settings,
         images=render_batch(scenes, world.image_size),
@@ -273,7 +298,29 @@ def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
         analogy_index=gallery,
         analogy_labels=analogy_labels,
         analogy_sources=sources,
+        constructions=probe,
     )
+
+
+def _construction_probe(
+    world: WorldConfig, pairs_per_attribute: int, first_image: int, rng: np.random.Generator
+) -> tuple[list[Scene], ConstructionProbe]:
+    """Minimal pairs (their images numbered from first_image on), each said in both orders in every
+    construction, so constructions differ only in their wording."""
+    scenes: list[Scene] = []
+    first, second, texts, constructions, attributes, pair = [], [], [], [], [], []
+    for attribute in ATTRIBUTES:
+        for _ in range(pairs_per_attribute):
+            a = sample_scene(rng, world)
+            b = perturb(a, attribute, rng, world)
+            pair_id, ia, ib = len(scenes) // 2, first_image + len(scenes), first_image + len(scenes) + 1
+            scenes += [a, b]
+            for construction in CONSTRUCTIONS:
+                for x, y, i, j in ((a, b, ia, ib), (b, a, ib, ia)):
+                    first.append(i), second.append(j), pair.append(pair_id)
+                    texts.append(construction_sentence(x, y, attribute, construction, rng).text)
+                    constructions.append(construction), attributes.append(attribute)
+    return scenes, ConstructionProbe(np.array(first), np.array(second), texts, constructions, attributes, np.array(pair))
 
 
 def _choice_candidates(attributes: list[str], rng: np.random.Generator) -> np.ndarray:

@@ -1,15 +1,20 @@
 """Evaluation: every image and text is embedded once, and all metrics read those embeddings.
 
-On the world (`evaluate`): difference-based classification (sign test and K-way choice), zero-shot
-classification, comparative prompting, CLIPScore and retrieval, attribute ranking and analogies,
-with the metric names below. On real data: `evaluate_classification`, `evaluate_captions` and
-`evaluate_attribute` use the same metric functions and names. `evaluation_record` and
-`format_metrics` turn any of these dicts into the saved JSON and the printed table.
+On the world (`evaluate`): difference-based classification (sign test and K-way choice, and the sign
+test per wording construction), zero-shot classification, comparative prompting, CLIPScore and
+retrieval, attribute ranking and analogies, with the metric names below. On real data:
+`evaluate_classification`, `evaluate_captions` and `evaluate_attribute` use the same metric
+functions and names. `evaluation_record` and `format_metrics` turn any of these dicts into the saved
+JSON and the printed table.
 
 Metric names (the same in every results file and table):
   difference_accuracy[_ci|_by_attribute|_by_attribute_ci]         sign test, chance 1/2
   difference_choice_accuracy[_ci|_by_attribute|_by_attribute_ci]  K-way choice, chance 1/K
   difference_choice_candidates, difference_choice_picks_reversed  K; how often the reversed sentence wins
+  difference_accuracy_by_construction[_ci], construction_worst_accuracy
+      sign test on the construction probe (other minimal pairs, each said in every named construction of
+      the held-out wording: the second image named first, a verb of change, ...), per construction and
+      the worst one's; a model that reads word order instead of meaning fails some constructions
   zero_shot_accuracy, zero_shot_top5_accuracy, zero_shot_worst_class_accuracy, zero_shot_per_class_accuracy
       (on the world, per task: the same names + _by_task; zero_shot_accuracy is then the mean over tasks)
   comparative_zero_shot_accuracy[_by_task]                        zero-shot after comparative prompting
@@ -71,15 +76,44 @@ def accuracy_with_ci(
     """{name, name_ci, name_by_attribute, name_by_attribute_ci}: means and seeded bootstrap 95%
     intervals that resample whole clusters (a minimal pair's two orders share their images)."""
     values = credit.numpy()
-    group_array = np.asarray(groups)
-    by_group = accuracy_by_group(credit, groups)
     return {
         name: float(values.mean()),
         f"{name}_ci": list(bootstrap_ci(values, clusters, resamples, seed)),
-        f"{name}_by_attribute": by_group,
-        f"{name}_by_attribute_ci": {
-            g: list(bootstrap_ci(values[group_array == g], clusters[group_array == g], resamples, seed)) for g in by_group
-        },
+        f"{name}_by_attribute": accuracy_by_group(credit, groups),
+        f"{name}_by_attribute_ci": group_intervals(credit, groups, clusters, resamples, seed),
+    }
+
+
+def group_intervals(credit: torch.Tensor, groups: Sequence[str], clusters: np.ndarray, resamples: int, seed: int) -> dict:
+    """{group: seeded bootstrap 95% interval of its mean credit}, resampling whole clusters, in
+    first-seen group order."""
+    values, group_array = credit.numpy(), np.asarray(groups)
+    return {
+        g: list(bootstrap_ci(values[group_array == g], clusters[group_array == g], resamples, seed))
+        for g in dict.fromkeys(groups)
+    }
+
+
+def construction_accuracy(
+    texts: torch.Tensor,
+    image_a: torch.Tensor,
+    image_b: torch.Tensor,
+    constructions: Sequence[str],
+    clusters: np.ndarray,
+    resamples: int,
+    seed: int,
+) -> dict:
+    """Sign-test accuracy of difference sentences (texts[i] says how image_a[i] differs from
+    image_b[i]) per wording construction, with intervals that resample clusters (minimal pairs), and
+    the worst construction's. A model that learned word order ("the image named first has more")
+    instead of meaning passes the constructions that name the first image first and fails the others,
+    which an accuracy over all sentences averages away."""
+    credit = sign_test_credit(texts, image_a, image_b)
+    by_construction = accuracy_by_group(credit, constructions)
+    return {
+        "difference_accuracy_by_construction": by_construction,
+        "difference_accuracy_by_construction_ci": group_intervals(credit, constructions, clusters, resamples, seed),
+        "construction_worst_accuracy": min(by_construction.values()),
     }
 
 
@@ -195,6 +229,7 @@ def evaluate_embeddings(emb: HeldoutEmbeddings, heldout: HeldoutSet, seconds: di
     results: dict = {}
     for name, group in (
         ("difference", _world_differences),
+        ("constructions", _world_constructions),
         ("zero-shot", _world_zero_shot),
         ("comparative prompting", _world_comparative_prompting),
         ("captions", _world_captions),
@@ -217,6 +252,13 @@ def _world_differences(emb: HeldoutEmbeddings, h: HeldoutSet, _classes) -> dict:
         # how often the K-way choice picks the reversed sentence (right attribute, wrong direction)
         "difference_choice_picks_reversed": choice_credit(candidates, a, b, column=1).mean().item(),
     }
+
+
+def _world_constructions(emb: HeldoutEmbeddings, h: HeldoutSet, _classes) -> dict:
+    probe = h.constructions
+    images_a, images_b = emb.images[probe.first], emb.images[probe.second]
+    s = h.settings
+    return construction_accuracy(emb.texts["constructions"], images_a, images_b, probe.constructions, probe.pair, s.bootstrap_resamples, s.seed)
 
 
 def _world_zero_shot(emb: HeldoutEmbeddings, h: HeldoutSet, classes: dict) -> dict:
