@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -136,10 +137,22 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+        sys.stdout.flush()  # here, so that a reader gone early is handled below
     except PcclipError as e:
         print(f"pcclip: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("pcclip: interrupted; finished stages are cached and a rerun resumes", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped early (`pcclip models | head -1`): end quietly, as `cat` does. What is left
+        # in stdout's buffer goes nowhere, so that Python's own flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe
+    except OSError as e:
+        if e.filename is None:  # not about a file or folder the user can fix
+            raise
+        # a folder that is read-only, a directory given for a file, a full disk: one line, no traceback
+        print(f"pcclip: error: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
     return 0

@@ -66,10 +66,24 @@ def register_model_configs() -> tuple[str, ...]:
         except PcclipError as e:
             _UNAVAILABLE[path.stem] = str(e)
             continue
-        write_json(resolved_dir / path.name, cfg)
+        target = resolved_dir / path.name
+        # Written only when it changed: a warm run must work from a read-only cache.
+        if not _holds(target, cfg):
+            try:
+                write_json(target, cfg)
+            except OSError as e:
+                raise PcclipError(f"{resolved_dir}: cannot write the resolved model configs ({e.strerror}); make the pcclip "
+                                  "cache writable or point $PCCLIP_CACHE at a writable folder") from None
         names.append(path.stem)
     open_clip.add_model_config(resolved_dir)
     return tuple(names)
+
+
+def _holds(path: Path, content: dict) -> bool:
+    try:
+        return json.loads(path.read_text()) == content
+    except (OSError, ValueError):  # missing or unreadable: write it again
+        return False
 
 
 def list_models() -> list[str]:

@@ -26,6 +26,7 @@ from .checkpoint import save_checkpoint
 from .config import BenchmarkSettings, FinetuneSettings, RunSettings
 from .data import heldout_set, training_pair_pool, training_scenes
 from .encode import encode_images, image_size
+from .errors import PcclipError
 from .evaluate import evaluate
 from .finetune import PairData, finetune_pc, image_tower_trains, weight_average
 from .generate import GenerationSettings, agreement, apply_filter, generate
@@ -180,6 +181,9 @@ class Pipeline:
 
     def training_data(self, sentences: dict[str, str], seed: int) -> PairData:
         """The seed's share of the described pool, with images rendered and captions kept."""
+        if not sentences:  # every pair failed or was filtered out: nothing to sample from
+            raise PcclipError(f"the generator kept no comparison to train on (every pair failed or the filter removed it); "
+                              f"the reasons are in its generation store under {self.cache_root}")
         pairs, load_images = self.pair_pool
         described = [p for p in pairs if p.pair_id in sentences]
         rng = np.random.default_rng([self.settings.pairs.seed, seed, 5])

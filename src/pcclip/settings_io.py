@@ -18,9 +18,13 @@ def load_settings(model: type[BaseModel], path: Path | None = None, overrides: l
     if path is not None:
         source = str(path)
         try:
-            data = tomllib.loads(Path(path).read_text())
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise PcclipError(f"{path}: file not found") from None
+        except IsADirectoryError:
+            raise PcclipError(f"{path}: is a directory; give the TOML settings file") from None
+        except UnicodeDecodeError as e:
+            raise PcclipError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); TOML files are UTF-8") from None
         except tomllib.TOMLDecodeError as e:
             raise PcclipError(f"{path}: not valid TOML: {e}") from None
     for item in overrides:

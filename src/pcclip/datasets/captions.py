@@ -5,6 +5,7 @@ open_clip_train's (`filepath`, `title`); relative image paths are read from the 
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ def _rows(path: Path, image_key: str, caption_key: str):
         return
     if path.suffix not in DELIMITERS:
         raise PcclipError(f"{path}: unknown table format; use .csv (comma), .tsv (tab) or .jsonl")
-    with open(path, encoding="utf-8", newline="") as f:
+    with io.StringIO(_utf8_text(path), newline="") as f:
         reader = csv.DictReader(f, delimiter=DELIMITERS[path.suffix])
         missing = [key for key in (image_key, caption_key) if key not in (reader.fieldnames or [])]
         if missing:
@@ -53,3 +54,13 @@ def _rows(path: Path, image_key: str, caption_key: str):
             )
         for row in reader:
             yield reader.line_num, row
+
+
+def _utf8_text(path: Path) -> str:
+    """The file's text; PcclipError naming the line of the first byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise PcclipError(f"{path}: line {line}: not UTF-8 text ({e.reason} at byte {e.start}); save the table as UTF-8") from None

@@ -58,6 +58,8 @@ class ImageFiles:
                 raise PcclipError(f"{path}: image file not found; the dataset's index lists it") from None
             except (UnidentifiedImageError, OSError) as e:
                 raise PcclipError(f"{path}: not a readable image ({e})") from None
+            except Image.DecompressionBombError as e:  # a header claiming billions of pixels: never decoded
+                raise PcclipError(f"{path}: image too large to load ({e})") from None
         return out
 
 

@@ -65,9 +65,25 @@ def run_generation(
     backend = create_backend(settings.backend, settings.decoding)
     try:
         backend.check(pairs)
-        return _run(pairs, settings, backend, Path(store_path), started, progress)
+        result = _run(pairs, settings, backend, Path(store_path), started, progress)
     finally:
         backend.close()
+    if progress and result.failed:  # the bar's closing line: without it a run's failures are seen only in the store
+        print(f"{backend.name} {backend.model}: {failure_summary(result.records)}", file=sys.stderr)
+    return result
+
+
+def failure_summary(records: Sequence[GenerationRecord]) -> str:
+    """'3 of 6 pairs failed (a rerun retries them): prompt too long x3, e.g. prompt too long (...)': the
+    failures grouped by kind (a reason up to its details in parentheses), most frequent first."""
+    by_kind: dict[str, list[str]] = {}
+    for r in records:
+        if r.status == "failed":
+            by_kind.setdefault(r.reason.split(" (")[0], []).append(r.reason)
+    parts = [f"{kind} x{len(reasons)}" + (f", e.g. {reasons[0]}" if reasons[0] != kind else "")
+             for kind, reasons in sorted(by_kind.items(), key=lambda item: -len(item[1]))]
+    failed = sum(len(reasons) for reasons in by_kind.values())
+    return f"{failed} of {len(records)} pairs failed (a rerun retries them): " + "; ".join(parts)
 
 
 def _run(pairs, settings: GenerationSettings, backend: Backend, store_path: Path, started: float, progress: bool):

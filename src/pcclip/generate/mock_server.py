@@ -2,8 +2,10 @@
 
 It answers every prompt deterministically after a fixed latency, counts the requests it receives
 per prompt, and can misbehave on purpose: a fault rate makes that share of requests get 429 with
-Retry-After, 500, a response stalled past the client's timeout, or a malformed body. Which request
-misbehaves depends only on (prompt, how often it was asked), so runs are reproducible.
+Retry-After, 500, a response stalled past the client's timeout, or a malformed body; the fault
+"echo" (not among the defaults) answers with the request's headers, Authorization included, as a
+leaky server would. Which request misbehaves depends only on (prompt, how often it was asked), so
+runs are reproducible.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class MockOpenAIServer:
                     time.sleep(server.stall_s)
                 if fault == "malformed":
                     return self._send(200, b'{"choices": [{"tex')
-                text = server.answer(prompt)
+                text = server.answer(prompt) if fault != "echo" else f"you sent {dict(self.headers)}"
                 if isinstance(text, bytes):  # a raw body, e.g. one that is not UTF-8
                     return self._send(200, text)
                 choice = {"index": 0, "finish_reason": "stop"}

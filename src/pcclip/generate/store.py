@@ -11,6 +11,7 @@ a later success. Shards are separate files merged with `merge_stores`.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -83,30 +84,48 @@ class Store:
 
     def __init__(self, path: Path, readonly: bool = False):
         self.path = Path(path)
-        if readonly and not self.path.is_file():
-            raise PcclipError(f"{self.path}: no such store")
+        # A store in a read-only folder is read without writing (a warm run needs nothing more);
+        # only a write is refused, by _transaction.
+        writable = _writable(self.path)
+        self.readonly = readonly or not writable
+        if self.readonly and not self.path.is_file():
+            if readonly:
+                raise PcclipError(f"{self.path}: no such store")
+            raise PcclipError(f"{self.path}: cannot create the generation store: its folder is read-only; make it "
+                              "writable or choose another path (for a run's stores: $PCCLIP_CACHE or run.cache_dir)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+        uri = f"file:{self.path}"
+        if self.readonly:
+            uri += "?mode=ro"
+            # SQLite reads a WAL store through its -shm file; with none (so no writer is active) and
+            # a folder where none can be made, the file is read as immutable.
+            if not writable and not Path(f"{self.path}-shm").exists():
+                uri += "&immutable=1"
         try:
             self._db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
-            if not readonly:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if not self.readonly and version in (0, SCHEMA_VERSION):  # 0: a new file; another version stays untouched
                 # WAL: a commit is one append, readers never block the writer, and a killed
                 # process leaves every committed transaction intact. NORMAL sync survives a process
                 # crash (only a power cut may lose the last commits), at a fraction of FULL's fsyncs.
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._db.executescript(_SCHEMA)
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                version = SCHEMA_VERSION
         except sqlite3.DatabaseError as e:
             raise PcclipError(f"{self.path}: not a usable generation store ({e})") from None
         if version != SCHEMA_VERSION:
+            self._db.close()
             raise PcclipError(f"{self.path}: store schema version {version}, this pcclip reads {SCHEMA_VERSION}")
 
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         self.close()
+        # A store damaged past its first page opens fine and fails at a query: one line, as at opening.
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise PcclipError(f"{self.path}: not a usable generation store ({exc})") from None
 
     def close(self) -> None:
         self._db.close()
@@ -114,8 +133,9 @@ class Store:
     def put(self, records: Iterable[GenerationRecord]) -> None:
         """Write records in one transaction (committed when this returns)."""
         rows = [_row(r) for r in records]
-        with self._transaction():
-            self._db.executemany(_UPSERT, rows)
+        if rows:  # nothing to write: no transaction (a read-only store takes none)
+            with self._transaction():
+                self._db.executemany(_UPSERT, rows)
 
     def completed(self, keys: Iterable[str]) -> dict[str, GenerationRecord]:
         """For each key with a completed output (for any pair), one such record."""
@@ -144,13 +164,17 @@ class Store:
     def set_verdicts(self, records: Iterable[GenerationRecord]) -> None:
         """Store the filter's verdict (cleaned, kept, rule) of existing records, nothing else."""
         rows = [(r.cleaned, None if r.kept is None else int(r.kept), r.rule, r.key, r.pair_id) for r in records]
-        with self._transaction():
-            self._db.executemany("UPDATE records SET cleaned = ?, kept = ?, rule = ? WHERE key = ? AND pair_id = ?", rows)
+        if rows:
+            with self._transaction():
+                self._db.executemany("UPDATE records SET cleaned = ?, kept = ?, rule = ? WHERE key = ? AND pair_id = ?", rows)
 
     def counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT status, COUNT(*) FROM records GROUP BY status").fetchall())
 
     def _transaction(self):
+        if self.readonly:
+            raise PcclipError(f"{self.path}: the generation store is read-only and this run has outputs to store; make "
+                              "it and its folder writable, or choose another path")
         return _Transaction(self._db)
 
 
@@ -166,6 +190,13 @@ class _Transaction:
 
     def __exit__(self, exc_type, *exc):
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _writable(path: Path) -> bool:
+    """Whether a store can be written at `path`: the file, if there, and the nearest existing folder
+    (SQLite makes its -wal and -shm files beside the store)."""
+    folder = next(p for p in path.absolute().parents if p.exists())
+    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
 def _chunks(items: list, size: int = 400) -> Iterable[list]:

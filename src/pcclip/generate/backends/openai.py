@@ -3,7 +3,8 @@ endpoint. Completion-style prompts go to /completions, chat-style ones to /chat/
 
 The base URL, the model and the API key come from environment variables (their names are settings).
 The key is read when a request is sent and goes into the Authorization header only: it is never in
-the settings, the records, the cache key or a message (reasons are scrubbed of it as well).
+the settings, the records, the cache key or a message (outputs and reasons are scrubbed of it as well,
+in case a server echoes it).
 Requests run concurrently on a bounded thread pool; 408/409/429/5xx answers, timeouts, dropped
 connections and malformed bodies are retried with exponential backoff that honours Retry-After.
 """
@@ -30,6 +31,7 @@ from .availability import is_local, public_url, unreachable
 from .base import Backend, BackendConfig, Outcome, Request
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+MIN_SECRET_CHARS = 8  # shorter keys are placeholders, not scrubbed from outputs
 
 
 class OpenAISettings(BackendConfig):
@@ -123,7 +125,8 @@ class OpenAIBackend(Backend):
         attempt = 0
         while True:
             try:
-                return Outcome(text=self._send(request))
+                # a server may echo the request, key included, in its answer: what is stored is scrubbed
+                return Outcome(text=self._scrub(self._send(request)))
             except RequestFailed as failure:
                 if not failure.retryable or attempt == s.max_retries:
                     tries = f" ({attempt + 1} tries)" if attempt else ""
@@ -185,7 +188,9 @@ class OpenAIBackend(Backend):
 
     def _scrub(self, text: str) -> str:
         key = os.environ.get(self.settings.api_key_env)
-        return text.replace(key, "***") if key else text
+        # A placeholder key for a server that needs none ("x", "EMPTY") is no secret, and replacing
+        # it would mangle ordinary words in the outputs.
+        return text.replace(key, "***") if key and len(key) >= MIN_SECRET_CHARS else text
 
 
 def _parse(payload: bytes, chat: bool) -> str:
