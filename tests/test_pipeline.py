@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from pcclip.config import EvalSettings, FinetuneSettings, ModelSettings, PairSettings, PretrainSettings, RunSettings
-from pcclip.pipeline import Pipeline, format_table, run
+from pcclip.pipeline import Pipeline, run
+from pcclip.report import format_run_table
 from pcclip.world.scene import ATTRIBUTES, WorldConfig
 
 
@@ -48,7 +49,7 @@ def test_end_to_end_then_warm_rerun_is_served_from_the_cache(tmp_path):
     warm = run(settings, tmp_path / "out2", log=lambda _: None)
     assert warm["results"] == cold["results"]
     assert not {"world", "pretrain", "finetune", "evaluate"} & set(warm["stage_seconds"])  # only cached reads
-    assert "difference accuracy (sign test)" in format_table(warm)
+    assert "difference accuracy " in format_run_table(warm)
 
 
 def test_same_settings_and_seed_give_the_same_numbers(tmp_path):
@@ -99,7 +100,18 @@ def test_default_model_end_to_end_from_the_command_line(tmp_path):
     env = {**os.environ, "PCCLIP_CACHE": str(tmp_path / "cache")}
     result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "difference accuracy (sign test)" in result.stdout and "PC-CLIP (n=2)" in result.stdout
+    assert "difference accuracy " in result.stdout and "PC-CLIP (n=2)" in result.stdout
     summary = json.loads((tmp_path / "out" / "results.json").read_text())
     check_metrics(summary["results"]["base"])
     assert summary["peak_rss_mb"] < 4096
+
+
+def test_stage_times_count_a_nested_stage_once():
+    from pcclip.pipeline import StageTimes
+
+    ticks = iter([0.0, 2.0, 5.0, 6.0])  # evaluate starts; finetune runs 2..5; evaluate ends at 6
+    times = StageTimes(clock=lambda: next(ticks))
+    with times("evaluate"):
+        with times("finetune"):
+            pass
+    assert times == {"finetune": 3.0, "evaluate": 3.0}

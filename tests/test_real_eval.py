@@ -4,8 +4,8 @@ differences, each from a tiny fixture in its official layout, evaluated on every
 import pytest
 
 from pcclip.config import BenchmarkSettings, RunSettings
-from pcclip.pipeline import format_table, run
-from pcclip.report import write_report
+from pcclip.pipeline import run
+from pcclip.report import format_run_table, write_report
 from pcclip.study import run_study
 from test_datasets import make_awa2, make_cifar10, make_coco, make_cub, write_image
 from test_pipeline import tiny
@@ -48,7 +48,7 @@ def test_every_model_of_a_run_is_evaluated_on_each_benchmark(tmp_path):
     assert summary["results"]["base"]["difference_accuracy"] == run(
         tiny(tmp_path / "cache", seeds=(0,)), tmp_path / "plain", log=lambda _: None
     )["results"]["base"]["difference_accuracy"]  # the world's numbers do not depend on the benchmarks
-    table = format_table(summary)
+    table = format_run_table(summary)
     assert "coco: clipscore" in table and "awa2-size: difference accuracy" in table and "cifar10: zero shot accuracy" in table
     warm = run(settings, tmp_path / "out2", log=lambda _: None)
     assert warm["results"] == summary["results"] and not any(k.startswith("benchmark") for k in warm["stage_seconds"])
@@ -64,11 +64,11 @@ def test_a_study_reports_each_benchmark_with_statistics(tmp_path):
         for row in rows:
             cell = row["benchmarks"]["coco"]
             assert cell["metric"] == "clipscore" and cell["n"] == 2 and len(cell["values"]) == 2
-            assert cell["vs_base"] == study["base"]["benchmarks"]["coco"]["clipscore"]
+            assert cell["base"] == study["base"]["benchmarks"]["coco"]["clipscore"]
             if row["reference"]:
                 assert cell["vs_reference"]["diff"] == 0
     md, html = write_report(study, tmp_path / "out")
     text = md.read_text()
     assert "| real-data benchmark | coco: clipscore | vs reference: coco |" in text
-    assert text.count("| base model |") == 4  # the world table and the benchmark table of each ablation
+    assert text.count("| base model |") == 6  # the world, construction and benchmark tables of each ablation
     assert "coco: clipscore" in html.read_text()

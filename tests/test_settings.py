@@ -54,3 +54,13 @@ def test_bad_toml_names_the_file(tmp_path):
 def test_a_learned_temperature_needs_a_loss_with_one():
     with pytest.raises(PcclipError, match=r"learn_temperature: loss 'mse' has no temperature to learn \(losses with one: contrastive\)"):
         load_settings(RunSettings, None, ["finetune.loss=mse", "finetune.learn_temperature=true"])
+
+
+def test_a_settings_file_extends_another_and_names_only_what_it_changes(tmp_path):
+    (tmp_path / "base.toml").write_text("seeds = [0, 1]\n[pairs]\npairs = 10\nimages = 20\n")
+    (tmp_path / "child.toml").write_text('extends = "base.toml"\n[pairs]\nimages = 30\n')
+    settings = load_settings(RunSettings, tmp_path / "child.toml")
+    assert (settings.seeds, settings.pairs.pairs, settings.pairs.images) == ((0, 1), 10, 30)
+    (tmp_path / "base.toml").write_text('extends = "child.toml"\n')
+    with pytest.raises(PcclipError, match=r"child.toml: extends loops: .*child.toml -> .*base.toml -> .*child.toml$"):
+        load_settings(RunSettings, tmp_path / "child.toml")

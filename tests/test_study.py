@@ -11,7 +11,8 @@ from pcclip.errors import PcclipError
 from pcclip.generate.mock_server import MockOpenAIServer
 from pcclip.report import write_report
 from pcclip.settings_io import load_settings
-from pcclip.study import StudySettings, mean_ci, paired_test, run_study, unavailable_generators, without_skipped
+from pcclip.study import DEFAULT_PLAN, StudySettings, load_study, run_study, unavailable_generators, without_skipped
+from pcclip.study_tables import holm, mean_ci, paired_test
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 SECRET = "sk-test-DO-NOT-LEAK-9d2e41"
@@ -61,7 +62,14 @@ def test_statistics_by_hand():
     # two-sided p = 1 - sqrt(12 / 14)
     test = paired_test([1.0, 2.0, 4.0], [0.0, 0.0, 1.0])
     assert test["diff"] == pytest.approx(2.0) and test["p"] == pytest.approx(1 - (12 / 14) ** 0.5, rel=1e-6)
+    assert test["ci"] == pytest.approx(4.302653 / 3**0.5, rel=1e-6)  # the interval of the differences 1, 2, 3
     assert paired_test([1.0, 2.0], [0.0, 1.0])["p"] is None  # constant differences: no test
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.02, 0.04 (m = 3): 0.03, max(0.03, 0.04), max(0.04, 0.04); an untested p stays None
+    assert holm([0.04, None, 0.01, 0.02]) == pytest.approx([0.04, None, 0.03, 0.04])
+    assert holm([0.5, 0.6]) == [1.0, 1.0]
 
 
 def test_study_runs_resumes_and_reports(tmp_path, finished):
@@ -106,15 +114,18 @@ def test_config_typos_name_the_key_and_the_choices(tmp_path):
         load_settings(StudySettings, path)
 
 
-def test_shipped_config_validates():
-    settings = load_settings(StudySettings, CONFIGS / "embedded-default.toml")
-    assert settings.reference.generator == "smollm2-135m" and settings.run.seeds == (0, 1, 2)
+def test_the_default_plan_is_one_file_that_pcclip_study_and_make_study_both_read():
+    assert (CONFIGS / "embedded-default.toml").resolve() == DEFAULT_PLAN.resolve()
+    assert load_study() == load_settings(StudySettings, CONFIGS / "embedded-default.toml")
+    settings = load_study()
+    assert settings.reference.generator == "smollm2-135m" and settings.run.seeds == (0, 1, 2, 3, 4)
+    assert settings.quality.error_rates == (0.25, 0.5, 0.75, 1.0) and "keep-clip" in settings.variants
 
 
 def test_gpu_sized_config_is_the_embedded_default_grid_on_more_data():
-    default = load_settings(StudySettings, CONFIGS / "embedded-default.toml")
+    default = load_study()
     gpu = load_settings(StudySettings, CONFIGS / "gpu-sized.toml")
-    grid = ("llm_ablation", "encoder_ablation", "encoder_generator", "reference")
+    grid = ("llm_ablation", "encoder_ablation", "encoder_generator", "reference", "quality", "variants")
     assert [getattr(gpu, k) for k in grid] == [getattr(default, k) for k in grid] and gpu.run.seeds == default.run.seeds
     assert gpu.run.pretrain.scenes > default.run.pretrain.scenes and gpu.run.pairs.pairs > default.run.pairs.pairs
     assert gpu.run.finetune.precision == gpu.run.pretrain.precision == "bf16"
@@ -241,3 +252,40 @@ def test_report_without_ground_truth_says_n_a(tmp_path, finished):
     md, _ = write_report({**study, "generation": generation}, tmp_path)
     text = md.read_text()
     assert "Real data has no ground truth (n/a)." in text and "| n/a | n/a |" in text
+
+
+def test_a_study_with_a_quality_axis_and_a_variant_fits_the_dose_response(tmp_path):
+    settings = tiny_study(
+        tmp_path, quality={"error_rates": [0.5, 1.0], "seeds": [0, 1]}, variants={"keep-clip": {"caption_loss_weight": 0.1}},
+    )
+    study = run_study(settings, tmp_path / "out", log=lambda _: None)
+    quality = study["tables"]["quality"]
+    assert [r["name"] for r in quality] == ["oracle", "oracle-50%-errors", "oracle-100%-errors"] and quality[0]["reference"]
+    assert [r["name"] for r in study["tables"]["variants"]] == ["paper's loss", "keep-clip"]
+    # the oracle rows of every table are one set of runs
+    assert quality[0]["difference_accuracy"]["values"] == study["tables"]["llm"][0]["difference_accuracy"]["values"]
+    correct = {g: study["generation"][g]["correct"] for g in ("oracle", "oracle-50%-errors", "oracle-100%-errors")}
+    assert correct["oracle"] == 1.0 and correct["oracle-100%-errors"] == 0.0 and 0 < correct["oracle-50%-errors"] < 1
+    curve = study["quality_curves"]["difference_accuracy"]
+    assert sorted(p["correctness"] for p in curve["points"]) == sorted(2 * list(correct.values()))
+    assert curve["fit"]["n"] == 6 and [p["generator"] for p in curve["placed"]] == ["rule"]
+    assert study["quality_curve"]["points"] == curve["points"]  # the shape `pcclip score --curve` reads
+    md, _ = write_report(study, tmp_path / "out")
+    text = md.read_text()
+    assert "## Comparison quality: the dose-response" in text and "## Keeping what CLIP could do" in text
+    assert (tmp_path / "out" / "figures" / "quality_curve.png").stat().st_size > 1000
+
+
+def test_the_verdict_reads_both_views():
+    from pcclip.report import verdict
+
+    def row(gain, p, constructions):
+        by = {name: {"mean": mean, "base": 0.5} for name, mean in constructions.items()}
+        return {"difference_accuracy": {"gain": {"diff": gain, "ci": 0.01, "p": p, "p_holm": p}},
+                "construction_worst_accuracy": {"by": by}}
+
+    assert verdict(row(0.1, 0.001, {"first-named-first": 0.7, "second-named-first": 0.6})) == "gain on every construction"
+    assert verdict(row(0.02, 0.01, {"first-named-first": 0.7, "second-named-first": 0.3})) == (
+        "gain, but below the base on: second-named-first")
+    assert verdict(row(-0.05, 0.01, {"first-named-first": 0.4})) == "loss"
+    assert verdict(row(0.01, 0.4, {"first-named-first": 0.55})) == "no significant change"

@@ -12,12 +12,13 @@ from .errors import PcclipError
 
 def _cmd_run(args: argparse.Namespace) -> None:
     from .config import RunSettings
-    from .pipeline import format_table, run
+    from .pipeline import run
+    from .report import format_run_table
     from .settings_io import load_settings
 
     settings = load_settings(RunSettings, args.config, args.set)
     summary = run(settings, args.output)
-    print(format_table(summary))
+    print(format_run_table(summary))
     times = ", ".join(f"{k} {v:.1f}s" for k, v in summary["stage_seconds"].items()) or "all cached"
     print(f"\nstage times: {times}; peak memory {summary['peak_rss_mb']:.0f} MB")
     print(f"results: {args.output / 'results.json'}")
@@ -40,10 +41,9 @@ def _cmd_finetune(args: argparse.Namespace) -> None:
 
 def _cmd_study(args: argparse.Namespace) -> None:
     from .report import write_report
-    from .settings_io import load_settings
-    from .study import StudySettings, run_study
+    from .study import load_study, run_study
 
-    settings = load_settings(StudySettings, args.config, args.set)
+    settings = load_study(args.config, args.set)
     output = args.output or Path("runs") / settings.name
     study = run_study(settings, output)
     md, page = write_report(study, output)

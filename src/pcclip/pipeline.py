@@ -34,7 +34,8 @@ from .generate.pairs import PairRecord
 from .models import create_model
 from .optim import distributed_rank_and_size, resolve_device
 from .pretrain import pretrain_clip
-from .real_eval import HEADLINE, Benchmark, embed_benchmark_images, evaluate_benchmark, load_benchmark
+from .provenance import computed_on, provenance
+from .real_eval import Benchmark, embed_benchmark_images, evaluate_benchmark, load_benchmark
 from .real_pairs import RealPairPool, real_pair_pool
 from .stages import STAGES, code_versions, stage_folder
 from .world.render import render_batch
@@ -49,23 +50,27 @@ def _file_identity(path: str | None) -> list | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def _cached_metrics(path: Path, compute: Callable[[], dict], record: dict) -> dict:
-    """Metrics read from `path`, or computed and written there with `record` beside them."""
-    if path.is_file():
-        return read_json(path)["metrics"]
-    metrics = compute()
-    write_json(path, {**record, "metrics": metrics})
-    return metrics
-
-
 class StageTimes(dict):
-    """Seconds spent per stage in this process (stages served from the cache cost ~0)."""
+    """Seconds spent per stage in this process (stages served from the cache cost ~0). Exclusive: a
+    stage that starts inside another (a finetune its evaluation needs) counts for itself only, so
+    the stages add up to the time spent in stages."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter):
+        super().__init__()
+        self._clock = clock
+        self._inner: list[float] = []  # per open stage, the seconds of stages nested inside it
 
     @contextmanager
     def __call__(self, stage: str):
-        start = time.perf_counter()
-        yield
-        self[stage] = self.get(stage, 0.0) + time.perf_counter() - start
+        start = self._clock()
+        self._inner.append(0.0)
+        try:
+            yield
+        finally:
+            elapsed = self._clock() - start
+            self[stage] = self.get(stage, 0.0) + elapsed - self._inner.pop()
+            if self._inner:
+                self._inner[-1] += elapsed
 
 
 class Pipeline:
@@ -91,6 +96,7 @@ class Pipeline:
         )
         self._comparisons: dict[str, tuple[dict[str, str], dict]] = {}
         self._benchmark_embeddings: dict[str, torch.Tensor] = {}
+        self.provenance: dict[str, dict] = {}  # evaluation file -> where and with what it was computed
 
     @cached_property
     def base(self):
@@ -242,6 +248,15 @@ class Pipeline:
             weight_average(model, self.base[0].state_dict(), finetune.wise_alpha)
         return model, tokenizer
 
+    def _cached_metrics(self, path: Path, compute: Callable[[], dict], record: dict) -> dict:
+        """Metrics read from `path`, or computed and written there with `record` and this process's
+        provenance beside them; the provenance of every result read or made is kept for the manifest."""
+        if not path.is_file():
+            write_json(path, {**record, "provenance": provenance(str(self.device)), "metrics": compute()})
+        saved = read_json(path)
+        self.provenance[path.name] = saved.get("provenance", {})
+        return saved["metrics"]
+
     def evaluation(self, name: str, model_key: str, get_model, image_tower_changed: Callable[[torch.nn.Module], bool]) -> dict:
         """Metrics of the model `get_model()` returns on the world's held-out set, cached under
         (model_key, held-out settings), and under "benchmarks" those of each real-data benchmark."""
@@ -258,7 +273,7 @@ class Pipeline:
                 return evaluate(*loaded(), self.heldout, images)
 
         key = settings_hash(model_key, self.settings.world, self.settings.eval, code_versions("evaluation"))
-        metrics = _cached_metrics(stage_folder(self.cache_root, "evaluation") / f"{name}-{key}.json", on_world, {
+        metrics = self._cached_metrics(stage_folder(self.cache_root, "evaluation") / f"{name}-{key}.json", on_world, {
             "model": name, "model_key": model_key, "settings": self.settings.model_dump(mode="json"),
         })
         if self.settings.benchmarks:
@@ -275,7 +290,7 @@ class Pipeline:
                 return evaluate_benchmark(model, tokenizer, self.benchmark_data[b.name], images)
 
         key = settings_hash(model_key, b, _file_identity(str(b.root)), code_versions("benchmarks"))
-        return _cached_metrics(stage_folder(self.cache_root, "benchmarks") / f"{name}-{b.name}-{key}.json", on_benchmark, {
+        return self._cached_metrics(stage_folder(self.cache_root, "benchmarks") / f"{name}-{b.name}-{key}.json", on_benchmark, {
             "model": name, "benchmark": b.model_dump(mode="json"),
         })
 
@@ -305,6 +320,7 @@ class Pipeline:
         manifest = {
             "pcclip_version": __version__,
             "stage_versions": {name: stage.version for name, stage in STAGES.items()},
+            "computed_on": computed_on(self.provenance.values()),
             "stage_seconds": {k: round(v, 2) for k, v in self.times.items()},
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
@@ -328,34 +344,3 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
     summary = {"settings": settings.model_dump(mode="json"), "results": results, **pipeline.manifest()}
     write_json(Path(output_dir) / "results.json", summary)
     return summary
-
-
-TABLE_ROWS = [
-    ("difference accuracy (sign test)", lambda m: m["difference_accuracy"]),
-    *[(f"  {a}", (lambda a: lambda m: m["difference_accuracy_by_attribute"][a])(a))
-      for a in ("shape", "colour", "size", "count", "position")],
-    ("zero-shot accuracy (mean)", lambda m: m["zero_shot_accuracy"]),
-    ("  shape", lambda m: m["zero_shot_accuracy_by_task"]["shape"]),
-    ("  colour", lambda m: m["zero_shot_accuracy_by_task"]["colour"]),
-    ("CLIPScore", lambda m: m["clipscore"]),
-    ("image->text R@1", lambda m: m["retrieval"]["image_to_text_r1"]),
-    ("text->image R@1", lambda m: m["retrieval"]["text_to_image_r1"]),
-]
-
-
-def format_table(summary: dict) -> str:
-    """Base vs PC-CLIP (mean and sample std over seeds) and the change, one metric per row."""
-    base = summary["results"]["base"]
-    runs = list(summary["results"]["pc_clip"].values())
-    header = f"{'metric':34s} {'base':>8s} {'PC-CLIP (n=' + str(len(runs)) + ')':>18s} {'change':>8s}"
-    lines = [header, "-" * len(header)]
-    benchmark_rows = []
-    for b in summary["settings"].get("benchmarks", []):  # each benchmark's headline number
-        key = HEADLINE[b["task"]]
-        benchmark_rows.append((f"{b['name']}: {key.replace('_', ' ')}", lambda m, n=b["name"], k=key: m["benchmarks"][n][k]))
-    for label, get in TABLE_ROWS + benchmark_rows:
-        values = [get(r) for r in runs]
-        mean = statistics.fmean(values)
-        spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
-        lines.append(f"{label:34s} {get(base):8.3f} {f'{mean:.3f}{spread}':>18s} {mean - get(base):+8.3f}")
-    return "\n".join(lines)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 import html
 import os
-import platform
-import subprocess
+import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,15 +17,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .study import ATTRIBUTE_NAMES
+from .headline import HEADLINE_METRICS
+from .quality import QualityFit
+from .real_eval import HEADLINE
+from .world.scene import ATTRIBUTES
 
-METRIC_LABELS = {
-    "difference_accuracy": "difference accuracy",
-    "zero_shot_accuracy": "zero-shot accuracy",
-    "clipscore": "CLIPScore",
-    "image_to_text_r1": "image->text R@1",
+TABLE_TITLES = {
+    "llm": "Ablation 1: which LLM writes the comparisons",
+    "encoders": "Ablation 2: which encoders are finetuned",
+    "quality": "Comparison quality: the oracle with a share of LLM-like errors",
+    "variants": "Keeping what CLIP could do",
 }
-ABLATION_TITLES = {"llm": "Ablation 1: which LLM writes the comparisons", "encoders": "Ablation 2: which encoders are finetuned"}
+SHOWN_METRICS = ("difference_accuracy", "construction_worst_accuracy", "zero_shot_accuracy", "clipscore", "image_to_text_r1")
+ALPHA = 0.05
 
 
 @dataclass
@@ -44,77 +48,153 @@ def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def _row_name(row: dict, ablation: str) -> str:
-    name = row["generator"] if ablation == "llm" else row["trainable"]
-    return f"{name} (reference)" if row["reference"] else name
+def _row_name(row: dict) -> str:
+    return f"{row['name']} (reference)" if row["reference"] else row["name"]
 
 
-def _vs_reference(stat: dict) -> str:
-    test = stat["vs_reference"]
-    p = "" if test["p"] is None else f" (p={test['p']:.3f})"
-    return f"{test['diff']:+.3f}{p}"
+def _effect(test: dict) -> str:
+    """A paired difference with its 95% interval and Holm-corrected p."""
+    p = "" if test.get("p_holm") is None else f", p={test['p_holm']:.3f}"
+    return f"{test['diff']:+.3f} ± {test['ci']:.3f}{p}"
 
 
-def _significance(rows: list[dict], ablation: str, alpha: float = 0.05) -> str:
-    groups = {"significant": [], "not significant": [], "untestable": []}
-    for row in rows:
-        if row["reference"]:
-            continue
-        for metric in ("difference_accuracy", "zero_shot_accuracy", "clipscore"):
-            test = row[metric]["vs_reference"]
-            text = f"{_row_name(row, ablation)} on {METRIC_LABELS[metric]} ({test['diff']:+.3f})"
-            group = "untestable" if test["p"] is None else "significant" if test["p"] < alpha else "not significant"
-            groups[group].append(text)
-    lead = {
-        "significant": "Significant against the reference row (paired t-test over seeds, p < 0.05): ",
-        "not significant": "Not significant: ",
-        "untestable": "No test (the same difference on every seed, or a single seed): ",
-    }
-    return " ".join(lead[g] + "; ".join(items) + "." for g, items in groups.items() if items)
+def _significant(test: dict) -> bool:
+    return test.get("p_holm") is not None and test["p_holm"] < ALPHA
 
 
-def _benchmark_table(rows: list[dict], ablation: str) -> tuple[list[str], list[list[str]]]:
+def verdict(row: dict) -> str:
+    """What the row shows on differences, read on both views: the study's held-out sentences and
+    the construction probe. A gain counts only if no construction falls below the base model."""
+    gain = row["difference_accuracy"]["gain"]
+    below = [name for name, c in row["construction_worst_accuracy"]["by"].items() if c["mean"] < c["base"]]
+    if _significant(gain) and gain["diff"] > 0:
+        return f"gain, but below the base on: {', '.join(below)}" if below else "gain on every construction"
+    if _significant(gain):
+        return "loss"
+    return f"no significant change; below the base on: {', '.join(below)}" if below else "no significant change"
+
+
+def _table(rows: list[dict], base: dict) -> tuple[list[str], list[list[str]]]:
+    labels = [HEADLINE_METRICS[m].label for m in SHOWN_METRICS]
+    header = ["", *labels, "gain in difference accuracy", "vs reference: difference accuracy",
+              "vs reference: zero-shot", "vs reference: CLIPScore", "verdict"]
+    body = [["base model", *(f"{HEADLINE_METRICS[m].get(base):.3f}" for m in SHOWN_METRICS), "", "", "", "", ""]]
+    body += [[_row_name(r), *(_cell(r[m]) for m in SHOWN_METRICS), _effect(r["difference_accuracy"]["gain"]),
+              *("" if r["reference"] else _effect(r[m]["vs_reference"]) for m in ("difference_accuracy", "zero_shot_accuracy", "clipscore")),
+              verdict(r)] for r in rows]
+    return header, body
+
+
+def _construction_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    by = rows[0]["construction_worst_accuracy"]["by"]
+    body = [["base model", *(f"{c['base']:.3f}" for c in by.values())]]
+    body += [[_row_name(r), *(f"{c['mean']:.3f}" + (" (below base)" if c["mean"] < c["base"] else "")
+                              for c in r["construction_worst_accuracy"]["by"].values())] for r in rows]
+    return ["difference accuracy by construction (both orders)", *by], body
+
+
+def _benchmark_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     """Real-data benchmarks: each one's headline metric, mean ± CI over seeds and paired against the reference."""
     names = list(rows[0]["benchmarks"])
     header = ["real-data benchmark", *(f"{n}: {rows[0]['benchmarks'][n]['metric'].replace('_', ' ')}" for n in names),
               *(f"vs reference: {n}" for n in names)]
-    body = [["base model", *(f"{rows[0]['benchmarks'][n]['vs_base']:.3f}" for n in names), *([""] * len(names))]]
-    body += [[_row_name(r, ablation), *(_cell(r["benchmarks"][n]) for n in names),
-              *(_vs_reference(r["benchmarks"][n]) for n in names)] for r in rows]
+    body = [["base model", *(f"{rows[0]['benchmarks'][n]['base']:.3f}" for n in names), *([""] * len(names))]]
+    body += [[_row_name(r), *(_cell(r["benchmarks"][n]) for n in names),
+              *("" if r["reference"] else _effect(r["benchmarks"][n]["vs_reference"]) for n in names)] for r in rows]
     return header, body
 
 
-def _bar_figure(rows: list[dict], ablation: str, base: dict, path: Path) -> Path:
-    metrics = ("difference_accuracy", "zero_shot_accuracy", "clipscore")
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), dpi=110)
-    names = [_row_name(r, ablation).replace(" (reference)", "*") for r in rows]
+def _bar_figure(rows: list[dict], title: str, path: Path) -> Path:
+    metrics = ("difference_accuracy", "construction_worst_accuracy", "zero_shot_accuracy", "clipscore")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(14, 3.6), dpi=110)
+    names = [_row_name(r).replace(" (reference)", "*") for r in rows]
     for ax, metric in zip(axes, metrics):
         means = [r[metric]["mean"] for r in rows]
         ax.bar(range(len(rows)), means, yerr=[r[metric]["ci"] for r in rows], capsize=4,
                color=["#c44e52" if r["reference"] else "#4c72b0" for r in rows])
-        ax.axhline(rows[0][metric]["vs_base"], color="black", ls="--", lw=1, label="base model")
+        ax.axhline(rows[0][metric]["base"], color="black", ls="--", lw=1, label="base model")
         ax.set_xticks(range(len(rows)), names, rotation=20, ha="right", fontsize=8)
-        ax.set_title(METRIC_LABELS[metric], fontsize=10)
-        low = min(min(means), rows[0][metric]["vs_base"])
+        ax.set_title(HEADLINE_METRICS[metric].label, fontsize=10)
+        low = min(min(means), rows[0][metric]["base"])
         ax.set_ylim(bottom=max(0.0, low - 0.1 * abs(low)))
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"{ABLATION_TITLES[ablation]} (mean, 95% CI over seeds; * reference)", fontsize=10)
+    fig.suptitle(f"{title} (mean, 95% CI over seeds; * reference)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
 
 
+def _quality_figure(curves: dict, path: Path) -> Path:
+    """Each metric against the share of correct comparisons: the quality axis's points, the fitted
+    line with its 95% prediction band, and every real generator at its measured correctness."""
+    shown = [m for m, c in curves.items() if c["fit"] is not None]
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.6 * len(shown), 3.6), dpi=110, squeeze=False)
+    for ax, metric in zip(axes[0], shown):
+        curve = curves[metric]
+        fit = QualityFit(**{k: tuple(v) if isinstance(v, list) else v for k, v in curve["fit"].items()})
+        ax.scatter([p["correctness"] for p in curve["points"]], [p["value"] for p in curve["points"]],
+                   s=14, color="#4c72b0", alpha=0.7, label="quality axis (per seed)")
+        xs = np.linspace(0, 1, 50)
+        bands = [fit.predict(x) for x in xs]
+        ax.plot(xs, [b.value for b in bands], color="#4c72b0", lw=1.2, label=f"fit, slope {fit.slope:+.3f}")
+        ax.fill_between(xs, [b.low for b in bands], [b.high for b in bands], color="#4c72b0", alpha=0.12)
+        for placed in curve["placed"]:
+            ax.errorbar(placed["correctness"], placed["measured"], yerr=placed["measured_ci"], fmt="o", color="#c44e52", capsize=3)
+            ax.annotate(placed["generator"], (placed["correctness"], placed["measured"]), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
+        ax.set_xlabel("share of correct comparisons", fontsize=9)
+        ax.set_title(HEADLINE_METRICS[metric].label, fontsize=10)
+        ax.set_xlim(-0.03, 1.03)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Comparison quality -> PC-CLIP metrics (blue: the degraded oracle; red: real generators, mean ± 95% CI)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _quality_section(study: dict, figure_dir: Path) -> Section:
+    curves = study["quality_curves"]
+    fits, checks = [], []
+    for metric, curve in curves.items():
+        label = HEADLINE_METRICS[metric].label
+        if curve["fit"] is None:
+            fits.append([label, "no fit", curve["why"], ""])
+            continue
+        f = curve["fit"]
+        fits.append([label, f"{f['slope']:+.3f} [{f['slope_ci'][0]:+.3f}, {f['slope_ci'][1]:+.3f}]",
+                     f"{f['intercept']:.3f} [{f['intercept_ci'][0]:.3f}, {f['intercept_ci'][1]:.3f}]", str(f["n"])])
+        for placed in curve["placed"]:
+            p = placed["predicted"]
+            inside = p["low"] <= placed["measured"] <= p["high"]
+            checks.append([label, placed["generator"], f"{placed['correctness']:.1%}",
+                           f"{p['value']:.3f} [{p['low']:.3f}, {p['high']:.3f}]" + (" (extrapolated)" if p["extrapolated"] else ""),
+                           f"{placed['measured']:.3f} ± {placed['measured_ci']:.3f}", "yes" if inside else "no"])
+    return Section(
+        "Comparison quality: the dose-response",
+        ["Each metric against the share of the finetuning comparisons that are correct (judged against the world's "
+         "ground truth), one point per quality level and seed, with a least-squares line and its 95% prediction "
+         "band. A writer we cannot run here is placed on this line from its measured correctness alone: "
+         "`pcclip score STORE --curve study.json` measures a store's correctness and prints its predicted difference "
+         "accuracy. The prediction check below does that for the generators this study trained."],
+        [(["metric", "slope per unit correctness [95% CI]", "at 0% correct [95% CI]", "points"], fits),
+         (["metric", "generator", "correct", "predicted [95% PI]", "measured", "inside the interval"], checks)],
+        [_quality_figure(curves, figure_dir / "quality_curve.png")],
+    )
+
+
 def _heatmap(tables: dict, base: dict, path: Path) -> Path:
-    labels, values = ["base"], [[base["difference_accuracy_by_attribute"][a] for a in ATTRIBUTE_NAMES]]
-    for ablation, rows in tables.items():
+    breakdown = HEADLINE_METRICS["difference_accuracy"].breakdown
+    labels, values = ["base"], [[breakdown(base)[a] for a in ATTRIBUTES]]
+    for table, rows in tables.items():
         for row in rows:
-            labels.append(f"{ablation}: {_row_name(row, ablation)}")
-            values.append([row["by_attribute"][a]["mean"] for a in ATTRIBUTE_NAMES])
+            labels.append(f"{table}: {_row_name(row)}")
+            values.append([row["difference_accuracy"]["by"][a]["mean"] for a in ATTRIBUTES])
     data = np.array(values)
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(labels) + 1.2), dpi=110)
     image = ax.imshow(data, cmap="viridis", vmin=0.4, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(len(ATTRIBUTE_NAMES)), ATTRIBUTE_NAMES)
+    ax.set_xticks(range(len(ATTRIBUTES)), ATTRIBUTES)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     for (i, j), v in np.ndenumerate(data):
         ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.7 else "black")
@@ -126,33 +206,6 @@ def _heatmap(tables: dict, base: dict, path: Path) -> Path:
     return path
 
 
-def _versions() -> dict[str, str]:
-    import open_clip
-    import torch
-    import transformers
-
-    from . import __version__
-
-    return {"pcclip": __version__, "torch": torch.__version__, "open_clip": open_clip.__version__,
-            "transformers": transformers.__version__, "python": platform.python_version()}
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _hardware() -> str:
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.machine()}, {os.cpu_count()} CPU cores, {gpu}"
-
-
 def build_sections(study: dict, figure_dir: Path) -> list[Section]:
     seeds = study["seeds"]
     base = study["base"]
@@ -162,14 +215,18 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
     sections = [Section(
         f"PC-CLIP ablation study: {study['name']}",
         [
-            f"{len(seeds)} seeds ({', '.join(map(str, seeds))}); every cell is the mean with a 95% t-interval over "
-            "seeds, evaluated on held-out scenes with held-out phrasing. Differences against the reference row are "
-            "paired by seed (paired t-test; with 3 seeds only large, consistent effects can reach significance).",
+            f"Seeds {', '.join(map(str, seeds))} (the quality axis: its own, listed in the settings); every cell is the "
+            "mean with a 95% t-interval over seeds, evaluated on held-out scenes with held-out phrasing. Gains over the "
+            "base model and differences from a table's reference row are paired by seed, given with their 95% "
+            "interval and a Holm-corrected p over the table's rows and metrics.",
+            "Two views of difference accuracy: the held-out sentences (any construction, both orders of every pair) "
+            "and the construction probe: the same kind of pairs said in fixed constructions (the second image named "
+            "first, a verb of change, a relative clause, ...), each pair in both orders. 'worst construction' is "
+            "the lowest of them; a row's gain counts only if no construction falls below the base model.",
             f"Reference row: {role}generator `{reference['generator']}` with encoder choice `{reference['trainable']}`. "
             f"{reference['why']}",
-            f"Base model (no finetuning): difference accuracy {base['difference_accuracy']:.3f}, zero-shot accuracy "
-            f"{base['zero_shot_accuracy']:.3f}, CLIPScore {base['clipscore']:.3f}, image->text R@1 "
-            f"{base['retrieval']['image_to_text_r1']:.3f}.",
+            "Base model (no finetuning): " + ", ".join(f"{HEADLINE_METRICS[m].label} {HEADLINE_METRICS[m].get(base):.3f}"
+                                                       for m in SHOWN_METRICS) + ".",
         ],
     )]
     if study["skipped"]:
@@ -179,21 +236,13 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
              "rerun to add them (finished runs are not redone).", *study["fallbacks"]],
             [(["generator", "reason"], [[name, reason] for name, reason in study["skipped"].items()])],
         ))
-    header = ["", *METRIC_LABELS.values(), *(f"vs reference: {METRIC_LABELS[m]}" for m in ("difference_accuracy", "zero_shot_accuracy", "clipscore"))]
-    for ablation, rows in study["tables"].items():
-        body = [[_row_name(r, ablation), *(_cell(r[m]) for m in METRIC_LABELS),
-                 *(_vs_reference(r[m]) for m in ("difference_accuracy", "zero_shot_accuracy", "clipscore"))] for r in rows]
-        body.insert(0, ["base model", *(f"{rows[0][m]['vs_base']:.3f}" for m in METRIC_LABELS), "", "", ""])
-        fixed = f"encoder choice `{rows[0]['trainable']}`" if ablation == "llm" else f"comparisons by `{rows[0]['generator']}`"
-        tables = [(header, body)]
+    for table, rows in study["tables"].items():
+        tables = [_table(rows, base), _construction_table(rows)]
         if rows[0]["benchmarks"]:
-            tables.append(_benchmark_table(rows, ablation))
-        sections.append(Section(
-            ABLATION_TITLES[ablation],
-            [f"All rows: {fixed}.", _significance(rows, ablation)],
-            tables,
-            [_bar_figure(rows, ablation, base, figure_dir / f"{ablation}_bars.png")],
-        ))
+            tables.append(_benchmark_table(rows))
+        sections.append(Section(TABLE_TITLES[table], [], tables, [_bar_figure(rows, TABLE_TITLES[table], figure_dir / f"{table}_bars.png")]))
+        if table == "quality" and "quality_curves" in study:
+            sections.append(_quality_section(study, figure_dir))
     sections.append(Section("Difference accuracy by attribute", figures=[_heatmap(study["tables"], base, figure_dir / "attributes_heatmap.png")]))
 
     gen_rows, examples = [], []
@@ -209,12 +258,38 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
         [(["generator", "pairs", "failed", "kept after filter", "mean chars", "names a real difference", "correct"], gen_rows),
          (["generator", "caption of image 1", "caption of image 2", "comparison (kept)"], examples)],
     ))
-    manifest = [[k, v] for k, v in _versions().items()] + [
-        ["git commit", _git_commit()], ["hardware", _hardware()], ["peak RSS", f"{study['peak_rss_mb']:.0f} MB"],
-        *[[f"time: {k}", f"{v:.1f} s"] for k, v in study["stage_seconds"].items()],
-    ]
-    sections.append(Section("Manifest", ["The full configuration is in `study.json` next to this report."], [(["", ""], manifest)]))
+    where = [[", ".join(f"{k} {v}" for k, v in c.items() if k != "results"), str(c["results"])] for c in study["computed_on"]]
+    manifest = [["peak RSS", f"{study['peak_rss_mb']:.0f} MB"], *[[f"time: {k}", f"{v:.1f} s"] for k, v in study["stage_seconds"].items()]]
+    sections.append(Section(
+        "Manifest",
+        ["Where and with what the results were computed (captured when each was computed), and this run's times. "
+         "The full configuration is in `study.json` next to this report."],
+        [(["computed with", "results"], where), (["", ""], manifest)],
+    ))
     return sections
+
+
+def format_run_table(summary: dict) -> str:
+    """`pcclip run`'s table: base vs PC-CLIP (mean and sample std over seeds) and the change, one
+    headline metric per row with its breakdown indented below, then each benchmark's headline number."""
+    base = summary["results"]["base"]
+    runs = list(summary["results"]["pc_clip"].values())
+    rows: list[tuple[str, Callable[[dict], float]]] = []
+    for metric in HEADLINE_METRICS.values():
+        rows.append((metric.label, metric.get))
+        if metric.breakdown is not None:
+            rows += [(f"  {part}", lambda m, b=metric.breakdown, p=part: b(m)[p]) for part in metric.breakdown(base)]
+    for b in summary["settings"].get("benchmarks", []):
+        key = HEADLINE[b["task"]]
+        rows.append((f"{b['name']}: {key.replace('_', ' ')}", lambda m, n=b["name"], k=key: m["benchmarks"][n][k]))
+    header = f"{'metric':34s} {'base':>8s} {'PC-CLIP (n=' + str(len(runs)) + ')':>18s} {'change':>8s}"
+    lines = [header, "-" * len(header)]
+    for label, get in rows:
+        values = [get(r) for r in runs]
+        mean = statistics.fmean(values)
+        spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
+        lines.append(f"{label:34s} {get(base):8.3f} {f'{mean:.3f}{spread}':>18s} {mean - get(base):+8.3f}")
+    return "\n".join(lines)
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> str:

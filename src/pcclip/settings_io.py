@@ -17,16 +17,7 @@ def load_settings(model: type[BaseModel], path: Path | None = None, overrides: l
     source = "settings"
     if path is not None:
         source = str(path)
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise PcclipError(f"{path}: file not found") from None
-        except IsADirectoryError:
-            raise PcclipError(f"{path}: is a directory; give the TOML settings file") from None
-        except UnicodeDecodeError as e:
-            raise PcclipError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); TOML files are UTF-8") from None
-        except tomllib.TOMLDecodeError as e:
-            raise PcclipError(f"{path}: not valid TOML: {e}") from None
+        data = _read_toml(Path(path))
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -42,6 +33,37 @@ def load_settings(model: type[BaseModel], path: Path | None = None, overrides: l
         return model.model_validate(data)
     except ValidationError as e:
         raise PcclipError(format_validation_error(e, model, source)) from None
+
+
+def _read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A TOML settings file; one that says `extends = "other.toml"` (relative to itself) is that file's
+    settings with its own over them, so a variant of a plan names only what it changes."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PcclipError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise PcclipError(f"{path}: is a directory; give the TOML settings file") from None
+    except UnicodeDecodeError as e:
+        raise PcclipError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); TOML files are UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise PcclipError(f"{path}: not valid TOML: {e}") from None
+    if "extends" not in data:
+        return data
+    parent = data.pop("extends")
+    if not isinstance(parent, str):
+        raise PcclipError(f"{path}: extends must be a path (relative to this file) to the TOML settings it builds on")
+    if path.resolve() in seen:
+        raise PcclipError(f"{path}: extends loops: {' -> '.join(str(p) for p in (*seen, path.resolve()))}")
+    return _merged(_read_toml(path.parent / parent, (*seen, path.resolve())), data)
+
+
+def _merged(base: dict, changes: dict) -> dict:
+    """`base` with `changes` over it; tables merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
 
 
 def _parse_value(raw: str) -> Any:

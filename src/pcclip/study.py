@@ -1,75 +1,111 @@
-"""The study: both ablations of the plan as one grid over the cached pipeline stages.
+"""The study: the ablation plan as one grid over the cached pipeline stages.
 
-Ablation 1 (which LLM writes the comparisons) finetunes the reference encoder choice on each
-generator's comparisons; ablation 2 (which encoders train) finetunes each encoder choice on one
-generator's comparisons. Every (generator, encoder choice, seed) run shares the world, base model,
-pair pool and generations with the others, and its result is cached the moment it finishes, so an
-interrupted study resumes where it stopped. A generator whose credentials, weights or server are
-missing is skipped with the reason, and the rest of the study runs.
+Tables (each a list of rows; a row is one finetune configuration over seeds):
+- llm: which LLM writes the comparisons (every generator of llm_ablation, reference encoder choice);
+- encoders: which encoders train (every choice of encoder_ablation, on encoder_generator's comparisons);
+- quality: the comparison-quality axis, the oracle with a controlled share of LLM-like errors
+  (dose-response), against which every real generator is placed by its measured correctness;
+- variants: finetune variants on encoder_generator's comparisons, e.g. the caption-loss mix that keeps
+  what CLIP could do.
+Every (generator, finetune settings, seed) run shares the world, base model, pair pool and
+generations with the others and is cached the moment it finishes, so an interrupted study resumes
+where it stopped. A generator whose credentials, weights or server are missing is skipped with the
+reason, and the rest of the study runs.
+
+The default plan is one file, `plans/embedded-default.toml` in this package (`configs/` links to it):
+`pcclip study` with no config and `make study` read the same plan.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
-from scipy import stats
 from tqdm.auto import tqdm
 
-from .cache import write_json
-from .config import RunSettings, Settings
+from .cache import settings_hash, write_json
+from .config import FinetuneSettings, RunSettings, Settings
 from .errors import PcclipError
 from .generate import GenerationSettings
 from .generate.filters import FilterSettings
 from .pipeline import Pipeline
-from .real_eval import HEADLINE, headline
+from .settings_io import load_settings
+from .study_tables import study_tables
+from .towers import ENCODER_CHOICES
 
-HEADLINE_METRICS = {
-    "difference_accuracy": lambda m: m["difference_accuracy"],
-    "zero_shot_accuracy": lambda m: m["zero_shot_accuracy"],
-    "clipscore": lambda m: m["clipscore"],
-    "image_to_text_r1": lambda m: m["retrieval"]["image_to_text_r1"],
-}
-ATTRIBUTE_NAMES = ("shape", "colour", "size", "count", "position")
-
-
-def _default_generators() -> dict[str, GenerationSettings]:
-    no_filter = FilterSettings(enabled=False)  # the paper's filter (>= 60 chars) is made for LLM answers
-    return {
-        "oracle": GenerationSettings(filter=no_filter),
-        "rule": GenerationSettings.model_validate({"backend": {"backend": "rule"}, "filter": no_filter.model_dump()}),
-        "smollm2-135m": GenerationSettings.model_validate(
-            {"backend": {"backend": "hf", "model": "smollm2-135m"}, "prompt": {"style": "chat"}}
-        ),
-    }
+DEFAULT_PLAN = Path(__file__).parent / "plans" / "embedded-default.toml"
+NO_FILTER = {"enabled": False}  # the paper's filter (>= 60 characters) is made for LLM answers
 
 
 class ReferenceSettings(Settings):
     """The paper's default configuration, the row every other row is compared with."""
 
-    generator: str = Field("smollm2-135m", description="generator standing in for the paper's LLaMA2-13B-chat")
+    generator: str = Field("oracle", description="generator standing in for the paper's LLaMA2-13B-chat")
     trainable: str = Field("text-blocks", description="the paper's choice: only the text transformer's blocks")
-    why: str = Field(
-        "LLaMA2-13B-chat, the paper's LLM, is not available offline; SmolLM2-135M-Instruct is the only "
-        "instruction-tuned LLM shipped offline, so it stands in.",
-        description="stated in the report",
+    why: str = Field("", description="stated in the report")
+
+
+class QualityAxisSettings(Settings):
+    """The comparison-quality axis: the oracle's comparisons with a share of LLM-like errors."""
+
+    error_rates: tuple[float, ...] = Field(
+        (), description="error rates of the degraded oracle, each a row besides the oracle's own (error rate 0)"
     )
+    backend: dict[str, Any] = Field(
+        default_factory=dict, description="degraded-oracle settings besides error_rate, e.g. error_mix (default: the "
+        "mix measured on the offline LLMs)",
+    )
+    seeds: tuple[int, ...] | None = Field(None, description="finetuning seeds of the axis (default: run.seeds)")
+
+    def generators(self) -> dict[str, GenerationSettings]:
+        return {
+            quality_generator(rate): GenerationSettings.model_validate(
+                {"backend": {**self.backend, "backend": "degraded-oracle", "error_rate": rate}, "filter": NO_FILTER}
+            )
+            for rate in self.error_rates
+        }
+
+
+def quality_generator(rate: float) -> str:
+    return f"oracle-{rate:.0%}-errors"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row of a table: a generator's comparisons, finetune settings, the seeds it runs."""
+
+    table: str
+    row: str
+    generator: str
+    finetune: FinetuneSettings
+    seeds: tuple[int, ...]
+
+    @property
+    def run_key(self) -> str:
+        """Rows of different tables with the same generator and finetune settings share their runs."""
+        return settings_hash(self.generator, self.finetune)
 
 
 class StudySettings(Settings):
-    """A study: shared run settings, the generators, and the two ablations."""
+    """A study: shared run settings, the generators, the two ablations, the quality axis, variants."""
 
     name: str = "study"
     run: RunSettings = RunSettings()
-    generators: dict[str, GenerationSettings] = Field(default_factory=_default_generators)
-    llm_ablation: tuple[str, ...] = Field(("oracle", "rule", "smollm2-135m"), min_length=1, description="generator names")
-    encoder_ablation: tuple[str, ...] = Field(("text-blocks", "text", "image", "both"), min_length=1)
-    encoder_generator: str = Field(
-        "oracle", description="whose comparisons the encoder ablation trains on (the oracle: no LLM noise)"
+    generators: dict[str, GenerationSettings] = Field(
+        default_factory=lambda: {"oracle": GenerationSettings(filter=FilterSettings(enabled=False))}
     )
+    llm_ablation: tuple[str, ...] = Field(("oracle",), min_length=1, description="generator names")
+    encoder_ablation: tuple[str, ...] = Field(("text-blocks",), min_length=1, description="encoder choices")
+    encoder_generator: str = Field("oracle", description="whose comparisons the encoder ablation and the variants train on")
     reference: ReferenceSettings = ReferenceSettings()
+    quality: QualityAxisSettings = QualityAxisSettings()
+    variants: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="name -> finetune settings changed from run.finetune (reference encoder "
+        "choice, encoder_generator's comparisons), e.g. {keep-clip = {caption_loss_weight = 0.1}}",
+    )
 
     @model_validator(mode="after")
     def _names_exist(self) -> "StudySettings":
@@ -79,51 +115,70 @@ class StudySettings(Settings):
         ]:
             if name not in known:
                 raise ValueError(f"{where}: unknown generator {name!r}; defined: {', '.join(sorted(known))}")
-        choices = {"text", "text-blocks", "image", "both"}
         for name in (*self.encoder_ablation, self.reference.trainable):
-            if name not in choices:
-                raise ValueError(f"unknown encoder choice {name!r}; allowed: {', '.join(sorted(choices))}")
+            if name not in ENCODER_CHOICES:
+                raise ValueError(f"unknown encoder choice {name!r}; allowed: {', '.join(ENCODER_CHOICES)}")
         if self.reference.generator not in self.llm_ablation:
             raise ValueError(f"reference.generator {self.reference.generator!r} must be one of llm_ablation")
         if self.reference.trainable not in self.encoder_ablation:
             raise ValueError(f"reference.trainable {self.reference.trainable!r} must be one of encoder_ablation")
+        if clash := set(self.quality.generators()) & known:
+            raise ValueError(f"generators: {', '.join(sorted(clash))} is the name of a quality-axis row; rename it")
+        for name in self.variants:
+            self.variant_finetune(name)  # a bad setting fails now, naming the variant
         return self
 
-    def cells(self) -> list[tuple[str, str, str]]:
-        """(ablation, generator, encoder choice) of every cell, reference rows included."""
-        return [("llm", g, self.reference.trainable) for g in self.llm_ablation] + [
-            ("encoders", self.encoder_generator, t) for t in self.encoder_ablation
-        ]
+    def finetune(self, trainable: str) -> FinetuneSettings:
+        return self.run.finetune.model_copy(update={"trainable": trainable})
+
+    def variant_finetune(self, name: str) -> FinetuneSettings:
+        changes = {"trainable": self.reference.trainable, **self.variants[name]}
+        try:
+            return FinetuneSettings.model_validate({**self.run.finetune.model_dump(), **changes})
+        except ValueError as e:
+            raise ValueError(f"variants.{name}: {e}") from None
+
+    def all_generators(self) -> dict[str, GenerationSettings]:
+        """The configured generators and the quality axis's."""
+        return {**self.generators, **self.quality.generators()}
+
+    def cells(self) -> list[Cell]:
+        """Every row of every table, reference rows included."""
+        seeds, reference = self.run.seeds, self.finetune(self.reference.trainable)
+        quality_seeds = self.quality.seeds or seeds
+        cells = [Cell("llm", g, g, reference, seeds) for g in self.llm_ablation]
+        cells += [Cell("encoders", t, self.encoder_generator, self.finetune(t), seeds) for t in self.encoder_ablation]
+        if self.quality.error_rates:
+            cells += [Cell("quality", "oracle", "oracle", reference, quality_seeds)] if "oracle" in self.generators else []
+            cells += [Cell("quality", g, g, reference, quality_seeds) for g in self.quality.generators()]
+        if self.variants:
+            cells.append(Cell("variants", "paper's loss", self.encoder_generator, reference, seeds))
+            cells += [Cell("variants", name, self.encoder_generator, self.variant_finetune(name), seeds) for name in self.variants]
+        return cells
+
+    def references(self) -> dict[str, str]:
+        """The row of each table the others are compared with."""
+        return {"llm": self.reference.generator, "encoders": self.reference.trainable, "quality": "oracle",
+                "variants": "paper's loss"}
 
 
-def mean_ci(values: list[float], confidence: float = 0.95) -> dict:
-    """Mean and t-interval over seeds (half-width 0 for a single value)."""
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return {"mean": mean, "ci": 0.0, "n": len(values)}
-    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
-    return {"mean": mean, "ci": float(half), "n": len(values)}
-
-
-def paired_test(values: list[float], reference: list[float]) -> dict:
-    """Mean paired difference against the reference (same seeds) and the paired t-test's p-value."""
-    diffs = [v - r for v, r in zip(values, reference)]
-    if len(diffs) < 2 or statistics.pstdev(diffs) == 0:
-        return {"diff": statistics.fmean(diffs), "p": None}
-    return {"diff": statistics.fmean(diffs), "p": float(stats.ttest_rel(values, reference).pvalue)}
+def load_study(path: Path | None = None, overrides: list[str] = ()) -> StudySettings:
+    """A study plan from a TOML file, or the embedded default's plan, plus KEY=VALUE overrides."""
+    return load_settings(StudySettings, path or DEFAULT_PLAN, overrides)
 
 
 def _generators_used(settings: StudySettings) -> list[str]:
-    return list(dict.fromkeys((*settings.llm_ablation, settings.encoder_generator)))
+    return list(dict.fromkeys(cell.generator for cell in settings.cells()))
 
 
 def unavailable_generators(settings: StudySettings) -> dict[str, str]:
     """{generator: why it cannot run here} from cheap checks only (no model loaded, no request sent,
     no data read), so that a study skips those generators before any work and runs the rest."""
     reasons = {}
+    generators = settings.all_generators()
     for name in _generators_used(settings):
-        backend = settings.generators[name].backend
-        if backend.backend == "oracle" and settings.run.data.source != "world":
+        backend = generators[name].backend
+        if backend.backend in ("oracle", "degraded-oracle") and settings.run.data.source != "world":
             reasons[name] = f"the oracle writes from the world's attributes, which data.source={settings.run.data.source!r} lacks"
         elif reason := backend.unavailable_reason():
             reasons[name] = reason
@@ -137,7 +192,8 @@ def without_skipped(settings: StudySettings, skipped: dict[str, str]) -> tuple[S
     if not available:
         reasons = "".join(f"\n  {name}: {reason}" for name, reason in skipped.items())
         raise PcclipError(f"no generator of llm_ablation can run here:{reasons}")
-    stand_in, notes, update = available[0], [], {"llm_ablation": available}
+    stand_in, notes = available[0], []
+    update: dict[str, Any] = {"llm_ablation": available}
     if settings.reference.generator in skipped:
         notes.append(f"The configured reference generator `{settings.reference.generator}` was skipped, so `{stand_in}`, "
                      "the first generator of llm_ablation that can run, is the reference row instead.")
@@ -146,6 +202,9 @@ def without_skipped(settings: StudySettings, skipped: dict[str, str]) -> tuple[S
         notes.append(f"The encoder ablation's generator `{settings.encoder_generator}` was skipped, so it trains on "
                      f"`{stand_in}`'s comparisons instead.")
         update["encoder_generator"] = stand_in
+    if any(g in skipped for g in settings.quality.generators()):
+        notes.append("The quality axis was skipped: " + skipped[next(g for g in settings.quality.generators() if g in skipped)])
+        update["quality"] = QualityAxisSettings()
     return settings.model_copy(update=update), notes
 
 
@@ -153,11 +212,12 @@ def _generate(pipeline: Pipeline, settings: StudySettings, skipped: dict[str, st
     """Each runnable generator's summary of its comparisons; one that fails to start (what the cheap
     check cannot see: a gated hub model, a corrupt file) or keeps no comparison joins `skipped`."""
     summaries = {}
+    generators = settings.all_generators()
     for name in _generators_used(settings):
         if name in skipped:
             continue
         try:
-            _, summary = pipeline.comparisons(name, settings.generators[name])
+            _, summary = pipeline.comparisons(name, generators[name])
         except PcclipError as e:
             skipped[name] = str(e)
         else:
@@ -173,7 +233,7 @@ def _generate(pipeline: Pipeline, settings: StudySettings, skipped: dict[str, st
 
 
 def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], None] = print) -> dict:
-    """Run (or resume) every cell over every seed; returns the aggregated results and writes
+    """Run (or resume) every cell over its seeds; returns the aggregated results and writes
     output_dir/study.json (the report is written by `pcclip.report`). A generator that cannot run
     here is skipped with its reason, and the rest of the study runs."""
     output_dir = Path(output_dir)
@@ -189,51 +249,25 @@ def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], No
     plan, fallbacks = without_skipped(settings, skipped)  # the study as it runs here
     for note in fallbacks:
         log(note)
-    seeds = plan.run.seeds
     base = pipeline.base_metrics()
     cells = plan.cells()
-    jobs = [(cell, seed) for cell in dict.fromkeys(c[1:] for c in cells) for seed in seeds]
-    per_run: dict[tuple[str, str], dict[int, dict]] = {}
+    generators = plan.all_generators()
+    jobs = list(dict.fromkeys((cell.run_key, seed) for cell in cells for seed in cell.seeds))
+    by_key = {cell.run_key: cell for cell in cells}
+    runs: dict[str, dict[int, dict]] = {}
     bar = tqdm(jobs, desc="study", unit="run", dynamic_ncols=True)
-    for (generator, trainable), seed in bar:
-        bar.set_postfix_str(f"{generator} x {trainable} x seed {seed}")
-        finetune = plan.run.finetune.model_copy(update={"trainable": trainable})
-        per_run.setdefault((generator, trainable), {})[seed] = pipeline.finetuned_metrics(
-            generator, plan.generators[generator], finetune, seed
-        )
+    for key, seed in bar:
+        cell = by_key[key]
+        bar.set_postfix_str(f"{cell.generator} x {cell.finetune.trainable} x seed {seed}")
+        runs.setdefault(key, {})[seed] = pipeline.finetuned_metrics(cell.generator, generators[cell.generator], cell.finetune, seed)
     bar.close()
-
-    tables = {}
-    for ablation, reference_cell in (("llm", (plan.reference.generator, plan.reference.trainable)),
-                                     ("encoders", (plan.encoder_generator, plan.reference.trainable))):
-        rows = []
-        for _, generator, trainable in (c for c in cells if c[0] == ablation):
-            runs = per_run[(generator, trainable)]
-            row = {"generator": generator, "trainable": trainable, "reference": (generator, trainable) == reference_cell}
-            def cell(get) -> dict:
-                """One metric of this row over seeds: mean and interval, paired test against the reference."""
-                values = [get(runs[s]) for s in seeds]
-                reference = [get(per_run[reference_cell][s]) for s in seeds]
-                return {**mean_ci(values), "values": values, "vs_reference": paired_test(values, reference), "vs_base": get(base)}
-
-            for metric, get in HEADLINE_METRICS.items():
-                row[metric] = cell(get)
-            row["by_attribute"] = {
-                a: mean_ci([runs[s]["difference_accuracy_by_attribute"][a] for s in seeds]) for a in ATTRIBUTE_NAMES
-            }
-            row["benchmarks"] = {  # each benchmark's headline number, with the same statistics
-                b.name: {**cell(lambda m, b=b: headline(b, m["benchmarks"][b.name])), "metric": HEADLINE[b.task]}
-                for b in plan.run.benchmarks
-            }
-            rows.append(row)
-        tables[ablation] = rows
 
     result = {
         "name": settings.name,
         "settings": settings.model_dump(mode="json"),
-        "seeds": list(seeds),
+        "seeds": list(plan.run.seeds),
         "base": base,
-        "tables": tables,
+        **study_tables(cells, runs, base, plan.references(), generation, plan.run.benchmarks),
         "generation": generation,
         "reference": plan.reference.model_dump(mode="json"),
         "skipped": skipped,
