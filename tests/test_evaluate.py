@@ -2,7 +2,6 @@
 with exactly known answers, one encoder call per evaluation, real-data evaluation through a lookup
 model, and the JSON record and table."""
 
-import json
 import math
 
 import numpy as np
@@ -23,9 +22,7 @@ from pcclip.evaluate import (
     evaluate_captions,
     evaluate_classification,
     evaluate_embeddings,
-    evaluation_record,
     flatten_metrics,
-    format_metrics,
 )
 from pcclip.losses import difference_directions
 from pcclip.metrics import class_embeddings, comparative_class_embeddings, zero_shot_credit
@@ -289,18 +286,3 @@ def test_real_data_from_files_through_a_real_model(tmp_path):
     assert m["zero_shot_top5_accuracy"] == 1.0  # two classes
     m = evaluate_captions(model, tokenizer, load_coco_captions(make_coco(tmp_path)))
     assert 0 <= m["clipscore"] <= 2.5 and set(m["retrieval_r5"]) == {"image_to_text_r5", "text_to_image_r5"}
-
-
-# --- output -------------------------------------------------------------------------------------------
-
-
-def test_record_and_table_use_the_same_names(heldout):
-    metrics = evaluate_embeddings(crafted_embeddings(heldout), heldout)
-    record = evaluation_record(metrics, TINY, {"eval": TINY.seed, "finetune": 0}, {"name": "crafted"})
-    assert json.loads(json.dumps(record))["metrics"] == metrics
-    assert record["settings"]["templates"] == "world" and set(record["versions"]) >= {"pcclip", "torch", "open_clip"}
-    table = format_metrics(metrics)
-    for name in flatten_metrics(metrics):
-        shown = name.split(".")[0].removesuffix("_ci")
-        assert shown in table, name
-    assert "difference_accuracy_by_attribute.size" in table and "[1.0000, 1.0000]" in table

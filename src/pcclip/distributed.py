@@ -20,7 +20,7 @@ import torch.distributed as dist
 from .config import RunSettings
 from .errors import PcclipError
 from .optim import distributed_rank_and_size, resolve_device
-from .pipeline import Pipeline
+from .pipeline import Pipeline, use_threads
 
 # `pcclip run` names its generator "run": the same name here shares the finetune cache with it, so
 # `pcclip run` on the same config evaluates these checkpoints without training them again.
@@ -67,9 +67,10 @@ def finetune_checkpoints(settings: RunSettings, output_dir: Path, seeds: Sequenc
     """Finetune the run's base model on its comparisons, one checkpoint per seed (cached: a seed
     already finetuned with these settings is not trained again); returns the checkpoint paths."""
     rank, _ = distributed_rank_and_size()
+    use_threads(settings.threads)
     pipeline = Pipeline(settings, output_dir, log=print if rank == 0 else lambda _: None)
-    with rank_zero_first():
-        pipeline.base
+    with rank_zero_first():  # rank 0 pretrains the base and writes the comparisons; the others read them
+        _model, _tokenizer = pipeline.base
         pipeline.comparisons(GENERATOR, settings.generator)
     paths = []
     for seed in seeds:

@@ -4,8 +4,7 @@ On the world (`evaluate`): difference-based classification (sign test and K-way 
 test per wording construction), zero-shot classification, comparative prompting, CLIPScore and
 retrieval, attribute ranking and analogies, with the metric names below. On real data:
 `evaluate_classification`, `evaluate_captions` and `evaluate_attribute` use the same metric
-functions and names. `evaluation_record` and `format_metrics` turn any of these dicts into the saved
-JSON and the printed table.
+functions and names. The pipeline saves each evaluation with its provenance (pcclip.provenance).
 
 Metric names (the same in every results file and table):
   difference_accuracy[_ci|_by_attribute|_by_attribute_ci]         sign test, chance 1/2
@@ -25,7 +24,6 @@ Metric names (the same in every results file and table):
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -33,11 +31,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import open_clip
 import torch
 import torch.nn.functional as F
 
-from . import __version__
 from .data import HeldoutSet
 from .datasets.base import CaptionedImages, LabelledImages
 from .datasets.comparatives import Comparative, ComparativeWriter, gather_comparatives
@@ -444,25 +440,6 @@ def _differing_pairs(values: np.ndarray, n: int, seed: int) -> tuple[np.ndarray,
 # --- output ---------------------------------------------------------------------------------------
 
 
-def evaluation_record(metrics: dict, settings, seeds: dict[str, int], model: dict | None = None) -> dict:
-    """One evaluation as saved JSON: the metrics with the settings (a dict or pydantic settings),
-    seeds and software versions that produced them."""
-    return {
-        "model": model or {},
-        "settings": settings.model_dump(mode="json") if hasattr(settings, "model_dump") else settings,
-        "seeds": seeds,
-        "versions": {
-            "pcclip": __version__,
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "open_clip": open_clip.__version__,
-            "numpy": np.__version__,
-            "machine": f"{platform.system()} {platform.machine()}",
-        },
-        "metrics": metrics,
-    }
-
-
 def flatten_metrics(metrics: dict, prefix: str = "") -> dict[str, object]:
     """{'retrieval': {'image_to_text_r1': x}} -> {'retrieval.image_to_text_r1': x}; lists (intervals) kept."""
     flat: dict[str, object] = {}
@@ -473,22 +450,3 @@ def flatten_metrics(metrics: dict, prefix: str = "") -> dict[str, object]:
         else:
             flat[name] = value
     return flat
-
-
-def format_metrics(metrics: dict) -> str:
-    """One metric per row under its JSON name, with its 95% interval where there is one."""
-    flat = flatten_metrics(metrics)
-    intervals, rows = {}, []
-    for name, value in flat.items():
-        parts = name.split(".")
-        if parts[0].endswith("_ci"):  # 'x_ci' and 'x_by_attribute_ci.size' belong to 'x', 'x_by_attribute.size'
-            intervals[".".join([parts[0][: -len("_ci")], *parts[1:]])] = value
-        else:
-            rows.append((name, value))
-    width = max(len(name) for name, _ in rows)
-    lines = [f"{'metric':{width}s}  {'value':>8s}  95% interval", "-" * (width + 26)]
-    for name, value in rows:
-        shown = f"{value:8.4f}" if isinstance(value, float) else f"{'-' if value is None else value!s:>8s}"
-        interval = intervals.get(name)
-        lines.append(f"{name:{width}s}  {shown}  {f'[{interval[0]:.4f}, {interval[1]:.4f}]' if interval else ''}".rstrip())
-    return "\n".join(lines)

@@ -50,6 +50,11 @@ def _file_identity(path: str | None) -> list | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
+def use_threads(threads: int) -> None:
+    """torch's intra-op threads for this process (a process-wide setting, so the entry points set it)."""
+    torch.set_num_threads(threads)
+
+
 class StageTimes(dict):
     """Seconds spent per stage in this process (stages served from the cache cost ~0). Exclusive: a
     stage that starts inside another (a finetune its evaluation needs) counts for itself only, so
@@ -77,7 +82,6 @@ class Pipeline:
     """The cached stages over one world, base model, pair pool and held-out set."""
 
     def __init__(self, settings: RunSettings, output_dir: Path, log: Callable[[str], None] = print):
-        torch.set_num_threads(settings.threads)
         self.settings = settings
         self.output_dir = Path(output_dir)
         self.log = log
@@ -97,6 +101,12 @@ class Pipeline:
         self._comparisons: dict[str, tuple[dict[str, str], dict]] = {}
         self._benchmark_embeddings: dict[str, torch.Tensor] = {}
         self.provenance: dict[str, dict] = {}  # evaluation file -> where and with what it was computed
+
+    def check_inputs(self) -> tuple[int, list[str]]:
+        """Read what later stages need from disk now, so that a missing file stops the run before any
+        training: (pairs in the training pool, the benchmarks loaded)."""
+        pairs, _ = self.pair_pool
+        return len(pairs), list(self.benchmark_data)
 
     @cached_property
     def base(self):
@@ -332,8 +342,9 @@ class Pipeline:
 def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = print) -> dict:
     """Base model vs PC-CLIP finetuned on settings.generator's comparisons, one finetune per seed;
     writes output_dir/results.json and returns its content."""
+    use_threads(settings.threads)
     pipeline = Pipeline(settings, output_dir, log)
-    pipeline.benchmark_data  # a missing benchmark dataset stops the run before any training
+    pipeline.check_inputs()
     results = {
         "base": pipeline.base_metrics(),
         "pc_clip": {

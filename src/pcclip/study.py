@@ -31,7 +31,7 @@ from .config import FinetuneSettings, RunSettings, Settings
 from .errors import PcclipError
 from .generate import GenerationSettings
 from .generate.filters import FilterSettings
-from .pipeline import Pipeline
+from .pipeline import Pipeline, use_threads
 from .settings_io import load_settings
 from .study_tables import study_tables
 from .towers import ENCODER_CHOICES
@@ -241,9 +241,9 @@ def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], No
     for name, reason in skipped.items():
         log(f"generator {name} skipped: {reason}")
     without_skipped(settings, skipped)  # no generator left: fail now, before any work
+    use_threads(settings.run.threads)
     pipeline = Pipeline(settings.run, output_dir, log)
-    pipeline.pair_pool  # a data error (COCO not there) stops the study here, not as a failure of each generator
-    pipeline.benchmark_data  # so does a missing benchmark dataset (image files are read only when embedded)
+    pipeline.check_inputs()  # a data error (COCO not there) stops the study here, not as a failure of each generator
     # Comparisons come before the base model: a generator that cannot start shows before the long work.
     generation = _generate(pipeline, settings, skipped, log)
     plan, fallbacks = without_skipped(settings, skipped)  # the study as it runs here
