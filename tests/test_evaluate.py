@@ -14,6 +14,8 @@ from pcclip.config import EvalSettings
 from pcclip.data import RANKING_SENTENCES, ZERO_SHOT_TASKS, heldout_set
 from pcclip.datasets import IMAGENET_TEMPLATES, Comparative, ImageArray, LabelledImages, load_awa2, load_coco_captions, load_image_folder
 from pcclip.datasets.base import CaptionedImages
+from pcclip.datasets.images import encode_image_source
+from pcclip.encode import encode_texts
 from pcclip.evaluate import (
     HeldoutEmbeddings,
     embed_heldout,
@@ -22,7 +24,6 @@ from pcclip.evaluate import (
     evaluate_captions,
     evaluate_classification,
     evaluate_embeddings,
-    flatten_metrics,
 )
 from pcclip.losses import difference_directions
 from pcclip.metrics import class_embeddings, comparative_class_embeddings, zero_shot_credit
@@ -196,10 +197,10 @@ def test_evaluate_embeds_once_and_keeps_the_pipeline_names(heldout, monkeypatch)
     assert list(metrics["difference_accuracy_by_attribute"]) == list(ATTRIBUTES)
     assert set(metrics["zero_shot_accuracy_by_task"]) == set(ZERO_SHOT_TASKS)
     assert set(metrics["retrieval"]) == {"image_to_text_r1", "text_to_image_r1"}
-    assert 0 <= metrics["clipscore"] <= 2.5
-    for name, value in flatten_metrics(metrics).items():
-        if isinstance(value, float) and "ranking" not in name and "clipscore" not in name:
-            assert 0 <= value <= 1, name
+    emb = embed_heldout(model, tokenizer, heldout)
+    assert metrics == evaluate_embeddings(emb, heldout)  # one call embeds what the metrics read, no more
+    cosines = (emb.images[heldout.caption_index] * emb.texts["captions"]).sum(dim=-1)
+    assert metrics["clipscore"] == pytest.approx(2.5 * cosines.clamp(min=0).mean().item(), rel=1e-6)
     images = torch.nn.functional.normalize(torch.randn(len(heldout.images), 64), dim=-1)
     reused = embed_heldout(model, tokenizer, heldout, images)
     assert reused.images is images
@@ -284,5 +285,9 @@ def test_real_data_from_files_through_a_real_model(tmp_path):
     m = evaluate_classification(model, tokenizer, load_image_folder(tmp_path / "folder"), IMAGENET_TEMPLATES[:3])
     assert set(m) == {"zero_shot_accuracy", "zero_shot_top5_accuracy", "zero_shot_worst_class_accuracy", "zero_shot_per_class_accuracy"}
     assert m["zero_shot_top5_accuracy"] == 1.0  # two classes
-    m = evaluate_captions(model, tokenizer, load_coco_captions(make_coco(tmp_path)))
-    assert 0 <= m["clipscore"] <= 2.5 and set(m["retrieval_r5"]) == {"image_to_text_r5", "text_to_image_r5"}
+    coco = load_coco_captions(make_coco(tmp_path))
+    m = evaluate_captions(model, tokenizer, coco)
+    images = encode_image_source(model, coco.images)[torch.from_numpy(coco.caption_owner)]
+    cosines = (images * encode_texts(model, tokenizer, coco.captions)).sum(dim=-1)
+    assert m["clipscore"] == pytest.approx(2.5 * cosines.clamp(min=0).mean().item(), rel=1e-5)
+    assert set(m["retrieval_r5"]) == {"image_to_text_r5", "text_to_image_r5"}

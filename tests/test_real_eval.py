@@ -4,7 +4,8 @@ differences, each from a tiny fixture in its official layout, evaluated on every
 import pytest
 
 from pcclip.config import BenchmarkSettings, RunSettings
-from pcclip.pipeline import run
+from pcclip.pipeline import Pipeline, run
+from pcclip.real_eval import evaluate_benchmark, load_benchmark
 from pcclip.report import format_run_table, write_report
 from pcclip.study import run_study
 from test_datasets import make_awa2, make_cifar10, make_coco, make_cub, write_image
@@ -41,10 +42,12 @@ def test_every_model_of_a_run_is_evaluated_on_each_benchmark(tmp_path):
     for model in (summary["results"]["base"], summary["results"]["pc_clip"]["0"]):
         got = model["benchmarks"]
         assert list(got) == ["coco", "cub", "cifar10", "awa2-size"]
-        assert 0 <= got["coco"]["clipscore"] <= 2.5 and set(got["coco"]["retrieval"]) == {"image_to_text_r1", "text_to_image_r1"}
+        assert set(got["coco"]["retrieval"]) == {"image_to_text_r1", "text_to_image_r1"} and "ranking" in got["awa2-size"]
         assert set(got["cub"]["zero_shot_per_class_accuracy"]) == {"Black footed Albatross", "Laysan Albatross", "Sooty Albatross"}
-        assert 0 <= got["cifar10"]["zero_shot_accuracy"] <= 1
-        assert 0 <= got["awa2-size"]["difference_accuracy"] <= 1 and "ranking" in got["awa2-size"]
+    # the cached numbers are what the base model gives when evaluated afresh on each benchmark
+    base_model, tokenizer = Pipeline(settings, tmp_path / "out", log=lambda _: None).base
+    for b in settings.benchmarks:
+        assert evaluate_benchmark(base_model, tokenizer, load_benchmark(b)) == summary["results"]["base"]["benchmarks"][b.name]
     assert summary["results"]["base"]["difference_accuracy"] == run(
         tiny(tmp_path / "cache", seeds=(0,)), tmp_path / "plain", log=lambda _: None
     )["results"]["base"]["difference_accuracy"]  # the world's numbers do not depend on the benchmarks
