@@ -5,8 +5,10 @@ import json
 import pickle
 
 import numpy as np
+import open_clip
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from pcclip.datasets import (
@@ -22,9 +24,10 @@ from pcclip.datasets import (
     read_comparatives,
 )
 from pcclip.datasets.cifar import read_batch
-from pcclip.encode import encode_images
+from pcclip.datasets.images import model_preprocess
+from pcclip.encode import encode_images, images_to_tensor
 from pcclip.errors import PcclipError
-from pcclip.models import create_model
+from pcclip.models import create_model, register_model_configs
 
 
 def write_image(path, colour=(255, 0, 0), size=(8, 8)):
@@ -54,6 +57,23 @@ def test_images_are_resized_on_the_shorter_side_and_centre_cropped(tmp_path):
     array = ImageArray(np.stack([image[:, :20], image[:, 20:]]))
     assert array.load([1], 10).shape == (1, 10, 10, 3)
     assert np.array_equal(ImageArray(image[None, :, :20]).load([0], 20)[0], image[:, :20])  # right size: as is
+
+
+@pytest.mark.parametrize("resize", [{}, {"image_resize_mode": "squash", "image_interpolation": "bilinear"}])  # CLIP's, SigLIP's
+@pytest.mark.parametrize("mode, shape", [("RGB", (30, 70, 3)), ("L", (70, 30))])
+def test_real_images_are_preprocessed_exactly_as_open_clips_own_val_transform(tmp_path, resize, mode, shape):
+    register_model_configs()
+    model, _, val = open_clip.create_model_and_transforms("pcclip-vit-nano", **resize)
+    path = tmp_path / "image.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8), mode).save(path)
+    with Image.open(path) as image:
+        expected = val(image)
+    preprocess = model_preprocess(model)
+    assert preprocess.resize_mode == resize.get("image_resize_mode", "shortest")
+    assert torch.equal(images_to_tensor(ImageFiles([path]).load([0], preprocess), model)[0], expected)
+    with torch.no_grad():
+        embedded = model.encode_image(expected[None])
+    assert torch.allclose(encode_image_source(model, ImageFiles([path])), F.normalize(embedded, dim=-1), atol=1e-6)
 
 
 def test_a_missing_image_file_is_named(tmp_path):

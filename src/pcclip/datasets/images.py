@@ -1,5 +1,6 @@
-"""Images of real datasets, loaded lazily and brought to a model's square input the way CLIP does
-(shorter side resized with bicubic filtering, centre crop), then embedded in batches."""
+"""Images of real datasets, loaded lazily and brought to a model's input by open_clip's own eval
+transform for that model (its resize mode, interpolation and crop: SigLIP squashes with bilinear
+filtering, CLIP resizes the shorter side with bicubic and centre-crops), then embedded in batches."""
 
 from __future__ import annotations
 
@@ -8,33 +9,45 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import open_clip
 import torch
+from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image, UnidentifiedImageError
+from torchvision.transforms import Compose
 
-from ..encode import encode_images, image_size
+from ..encode import encode_images
 from ..errors import PcclipError
 
 
-def fit_square(image: Image.Image, size: int) -> np.ndarray:
-    """An RGB image as uint8 (size, size, 3): shorter side resized to `size`, centre crop."""
-    image = image.convert("RGB")
-    if image.size != (size, size):
-        w, h = image.size
-        scale = size / min(w, h)
-        w, h = max(size, round(w * scale)), max(size, round(h * scale))
-        image = image.resize((w, h), Image.Resampling.BICUBIC)
-        left, top = (w - size) // 2, (h - size) // 2
-        image = image.crop((left, top, left + size, top + size))
-    return np.asarray(image, dtype=np.uint8)
+def model_preprocess(model) -> PreprocessCfg:
+    """The model's eval preprocessing, read as open_clip.create_model_and_transforms reads it."""
+    return PreprocessCfg(**open_clip.get_model_preprocess_cfg(model))
+
+
+def as_preprocess(preprocess: PreprocessCfg | int) -> PreprocessCfg:
+    """An int is open_clip's default at that square size: shorter side resized with bicubic
+    filtering, centre crop."""
+    return PreprocessCfg(size=preprocess) if isinstance(preprocess, int) else preprocess
+
+
+def resizer(preprocess: PreprocessCfg) -> Compose:
+    """open_clip's eval transform for `preprocess` up to RGB pixels at the model's size. Its last two
+    steps (to a float tensor, normalise) are left to encode.images_to_tensor, which does the same
+    arithmetic on uint8 moved to the model's device."""
+    return Compose(image_transform_v2(preprocess, is_train=False).transforms[:-2])
+
+
+def empty_images(count: int, preprocess: PreprocessCfg) -> np.ndarray:
+    return np.empty((count, *preprocess.input_size[1:], 3), dtype=np.uint8)
 
 
 class ImageSource(Protocol):
-    """A dataset's images in a fixed order, loaded on demand at any square size."""
+    """A dataset's images in a fixed order, loaded on demand for any model's preprocessing."""
 
     def __len__(self) -> int: ...
 
-    def load(self, indices: Sequence[int], size: int) -> np.ndarray:
-        """uint8 (len(indices), size, size, 3)."""
+    def load(self, indices: Sequence[int], preprocess: PreprocessCfg | int) -> np.ndarray:
+        """uint8 (len(indices), H, W, 3) at the preprocessing's size (see `as_preprocess`, `resizer`)."""
         ...
 
 
@@ -47,13 +60,14 @@ class ImageFiles:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def load(self, indices: Sequence[int], size: int) -> np.ndarray:
-        out = np.empty((len(indices), size, size, 3), dtype=np.uint8)
+    def load(self, indices: Sequence[int], preprocess: PreprocessCfg | int) -> np.ndarray:
+        preprocess = as_preprocess(preprocess)
+        resize, out = resizer(preprocess), empty_images(len(indices), preprocess)
         for row, i in enumerate(indices):
             path = self.paths[i]
             try:
                 with Image.open(path) as image:
-                    out[row] = fit_square(image, size)
+                    out[row] = np.asarray(resize(image))
             except FileNotFoundError:
                 raise PcclipError(f"{path}: image file not found; the dataset's index lists it") from None
             except (UnidentifiedImageError, OSError) as e:
@@ -74,19 +88,20 @@ class ImageArray:
     def __len__(self) -> int:
         return len(self.array)
 
-    def load(self, indices: Sequence[int], size: int) -> np.ndarray:
-        chosen = self.array[np.asarray(indices, dtype=np.int64)]
-        if chosen.shape[1:3] == (size, size):
-            return chosen
-        return np.stack([fit_square(Image.fromarray(image), size) for image in chosen]) if len(chosen) else chosen
+    def load(self, indices: Sequence[int], preprocess: PreprocessCfg | int) -> np.ndarray:
+        preprocess = as_preprocess(preprocess)
+        resize, out = resizer(preprocess), empty_images(len(indices), preprocess)
+        for row, i in enumerate(indices):
+            out[row] = np.asarray(resize(Image.fromarray(self.array[i])))
+        return out
 
 
 def encode_image_source(model, source: ImageSource, batch_size: int = 256) -> torch.Tensor:
     """Normalised image embeddings of every image in `source`, loading one batch at a time."""
     if len(source) == 0:
         raise PcclipError("no images to encode")
-    size = image_size(model)
+    preprocess = model_preprocess(model)
     return torch.cat([
-        encode_images(model, source.load(range(i, min(i + batch_size, len(source))), size), batch_size)
+        encode_images(model, source.load(range(i, min(i + batch_size, len(source))), preprocess), batch_size)
         for i in range(0, len(source), batch_size)
     ])
