@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .generate.cli import register_generate_commands
     register_generate_commands(sub)
+    from .inference_cli import register_inference_commands
+    register_inference_commands(sub)
     return parser
 
 
