@@ -142,12 +142,12 @@ def as_image_list(images: Images) -> list[ImageLike]:
     return list(images)
 
 
-def _sentences(sentences: Sentences, what: str) -> list[str]:
+def _sentences(sentences: Sentences) -> list[str]:
     texts = [sentences] if isinstance(sentences, str) else list(sentences)
     if not texts:
-        raise PcclipError(f"{what}: no sentence given")
+        raise PcclipError("no sentence given; say how the images differ, e.g. 'the shapes are larger'")
     if any(not t.strip() for t in texts):
-        raise PcclipError(f"{what}: an empty sentence; say how the images differ, e.g. 'the shapes are larger'")
+        raise PcclipError("an empty sentence; say how the images differ, e.g. 'the shapes are larger'")
     return texts
 
 
@@ -175,20 +175,25 @@ class DifferenceModel:
 
     def embed_texts(self, texts: Sentences) -> torch.Tensor:
         """Normalised embeddings (N, D), on the CPU, in input order."""
-        return encode_texts(self.model, self.tokenizer, _sentences(texts, "embed_texts"), self.batch_size)
+        return encode_texts(self.model, self.tokenizer, _sentences(texts), self.batch_size)
 
-    def _direction(self, sentences: Sentences, what: str) -> torch.Tensor:
-        """One sentence's embedding, or several's normalised mean (an ensemble of one meaning)."""
-        return mean_direction(self.embed_texts(_sentences(sentences, what)))
+    def direction(self, more: Sentences, less: Sentences | None = None) -> torch.Tensor:
+        """The unit text direction (D,) that `rank` and `search` follow: the embedding of `more` (several
+        sentences: their normalised mean, an ensemble of one meaning), minus that of `less` if given,
+        which cancels what both sides share (e.g. 'the shapes are larger' vs '... smaller')."""
+        direction = mean_direction(self.embed_texts(more))
+        if less is None:
+            return direction
+        return F.normalize(direction - mean_direction(self.embed_texts(less)), dim=-1)
 
     def compare(self, image_a: ImageLike, image_b: ImageLike, sentence: str) -> float:
         """cos(t, normalize(a - b)): how well `sentence` says how image a differs from image b, in
         [-1, 1]; > 0 when it fits this order better than the reverse (compare(b, a) is its negative)."""
-        return self.which(image_a, image_b, [_sentences(sentence, "compare")[0]])[0].score
+        return self.which(image_a, image_b, [sentence])[0].score
 
     def which(self, image_a: ImageLike, image_b: ImageLike, sentences: Sequence[str]) -> list[Scored]:
         """Each sentence scored as `compare` scores it, best first: which one says how a differs from b."""
-        texts = _sentences(sentences, "which")
+        texts = _sentences(sentences)
         a, b = self.embed_images([image_a, image_b])
         scores = self.embed_texts(texts) @ difference_directions(a, b)
         return _best_first(texts, scores)
@@ -199,10 +204,7 @@ class DifferenceModel:
         minus that of `less` ('... smaller') if given, which cancels what both sentences share.
         Several sentences per side are averaged."""
         items = as_image_list(images)
-        direction = self._direction(more, "rank: more")
-        if less is not None:
-            direction = F.normalize(direction - self._direction(less, "rank: less"), dim=-1)
-        return _best_first(items, self.embed_images(items) @ direction)
+        return _best_first(items, self.embed_images(items) @ self.direction(more, less))
 
     def search(self, query_image: ImageLike, difference: Sentences, gallery: Images, k: int = 5,
                step: float = 1.0) -> list[Scored]:
@@ -217,9 +219,15 @@ class DifferenceModel:
         if not candidates:
             raise PcclipError("search: the gallery holds no image other than the query")
         query = self.embed_images([query_image])[0]
-        target = F.normalize(query + step * self._direction(difference, "search"), dim=-1)
-        scores = self.embed_images([items[i] for i in candidates]) @ target
-        return [Scored(candidates[s.index], s.item, s.score) for s in _best_first([items[i] for i in candidates], scores)[:k]]
+        others = [items[i] for i in candidates]
+        scores = search_scores(query, self.direction(difference), self.embed_images(others), step)
+        return [Scored(candidates[s.index], s.item, s.score) for s in _best_first(others, scores)[:k]]
+
+
+def search_scores(query: torch.Tensor, direction: torch.Tensor, gallery: torch.Tensor, step: float = 1.0) -> torch.Tensor:
+    """cos(g, normalize(q + step * direction)) for each gallery embedding g: (M,) for one query (D,),
+    (Q, M) for queries (Q, D). All embeddings normalised."""
+    return F.normalize(query + step * direction, dim=-1) @ gallery.T
 
 
 def _best_first(items: Sequence[object], scores: torch.Tensor) -> list[Scored]:
