@@ -2,6 +2,8 @@
 
     OUT_DIR/open_clip_config.json        {"model_cfg": ..., "preprocess_cfg": ...}
     OUT_DIR/open_clip_model.safetensors  the weights (pcclip's metadata kept)
+    OUT_DIR/tokenizer.json, ...          a Hugging Face text tower's tokenizer (open_clip's local-dir
+                                         loading reads it from the folder)
     OUT_DIR/README.md                    model card: usage, training settings, measured metrics
     OUT_DIR/metrics.json                 the metrics shown in the card (only with a metrics file)
 
@@ -71,13 +73,15 @@ def export_model(checkpoint: Path, out_dir: Path, model_name: str | None = None,
     name = resolve_model_name(model_name, checkpoint)
     settings = checkpoint_metadata(checkpoint).get("settings", {})
     metrics = select_metrics(read_json(metrics_file), settings, metrics_file) if metrics_file else None
-    model, _ = create_model(name, str(checkpoint))  # proves the weights fit the architecture
+    model, tokenizer = create_model(name, str(checkpoint))  # proves the weights fit the architecture
     config = {"model_cfg": portable_model_config(name), "preprocess_cfg": open_clip.get_model_preprocess_cfg(model)}
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / HF_CONFIG_NAME, config)
     save_checkpoint(model, out_dir / HF_SAFE_WEIGHTS_NAME, name, settings)
+    if hasattr(tokenizer, "save_pretrained"):  # an HF tokenizer, as open_clip's own save_for_hf writes it
+        tokenizer.save_pretrained(out_dir)
     if metrics is not None:
         write_json(out_dir / "metrics.json", metrics)
     (out_dir / "README.md").write_text(model_card(name, checkpoint.name, config, settings, metrics), encoding="utf-8")
@@ -103,10 +107,11 @@ def model_card(name: str, checkpoint: str, config: dict, settings: dict, metrics
     text_cfg = config["model_cfg"].get("text_cfg", {})
     hub_text = text_cfg.get("hf_model_name")
     text_note = (
-        f"The text tower is `{hub_text}` from the Hugging Face Hub: loading reads its config and tokenizer "
-        "from the hub (its finetuned weights are in `open_clip_model.safetensors`). Offline, point "
-        "`model_cfg.text_cfg.hf_model_name` and `hf_tokenizer_name` in `open_clip_config.json` at a local "
-        "copy of that model (a folder with its `config.json` and tokenizer files)."
+        f"The text tower is `{hub_text}` from the Hugging Face Hub: loading reads its architecture "
+        "config from the hub (its finetuned weights are in `open_clip_model.safetensors`, its tokenizer "
+        "files in this folder; loaded with `hf-hub:`, the tokenizer also comes from the hub). Offline, "
+        "point `model_cfg.text_cfg.hf_model_name` in `open_clip_config.json` at a local copy of that "
+        "model (a folder with its `config.json`)."
         if hub_text else "Both towers are open_clip's own: loading needs no other download."
     )
     return f"""---
