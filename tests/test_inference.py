@@ -129,6 +129,14 @@ def test_load_reads_the_architecture_from_a_pcclip_checkpoint(checkpoint, images
     assert torch.allclose(loaded.embed_images(images), same.embed_images(images), atol=1e-6)
 
 
+def test_load_takes_open_clips_own_checkpoint_files(tmp_path, images):
+    torch.manual_seed(0)
+    model, _ = create_model("pcclip-vit-nano")
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    loaded = pcclip.load("pcclip-vit-nano", tmp_path / "weights.pt", device="cpu")
+    assert torch.allclose(loaded.embed_images(images), DifferenceModel(model, None).embed_images(images), atol=1e-6)
+
+
 # --- a crafted model whose answers are known ------------------------------------------------------
 
 
@@ -239,6 +247,8 @@ def test_an_unreadable_image_is_one_line(capsys, folder, checkpoint):
     code, _, err = run_cli(capsys, "compare", broken, folder / "img0.png", "larger", "--pretrained", checkpoint)
     assert code == 2 and err.count("\n") == 1
     assert f"{broken}: not a readable image" in err
+    code, _, err = run_cli(capsys, "compare", folder / "nowhere.png", folder / "img0.png", "larger", "--pretrained", checkpoint)
+    assert code == 2 and err == f"pcclip: error: {folder / 'nowhere.png'}: no such image file\n"
 
 
 def test_an_empty_folder_is_one_line(capsys, tmp_path, checkpoint):

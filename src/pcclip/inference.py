@@ -24,10 +24,11 @@ from typing import Union
 import numpy as np
 import torch
 import torch.nn.functional as F
+from open_clip.transform import PreprocessCfg
 from PIL import Image
 from safetensors import safe_open
 
-from .datasets.images import ImageFiles, PreprocessCfg, as_preprocess, empty_images, encode_image_source, resizer
+from .datasets.images import ImageFiles, as_preprocess, empty_images, encode_image_source, resizer
 from .encode import encode_texts
 from .errors import PcclipError
 from .evaluate import mean_direction
@@ -71,7 +72,8 @@ def checkpoint_metadata(path: str | Path) -> dict:
 def resolve_model_name(model_name: str | None, pretrained: str | Path | None) -> str:
     """The architecture to build: `model_name`, or the one a pcclip checkpoint names. A checkpoint
     saved from another architecture is refused here, before open_clip fails on mismatched weights."""
-    saved = checkpoint_metadata(pretrained).get("model_name") if pretrained and Path(pretrained).is_file() else None
+    is_safetensors = pretrained is not None and Path(pretrained).suffix == ".safetensors" and Path(pretrained).is_file()
+    saved = checkpoint_metadata(pretrained).get("model_name") if is_safetensors else None  # open_clip's .pt have none
     if model_name and saved and saved != model_name:
         raise PcclipError(f"{pretrained}: a checkpoint of {saved}, not {model_name}; pass --model {saved} (or leave it out)")
     if not (model_name or saved):
@@ -107,6 +109,8 @@ class _ImageInputs:
         for row, i in enumerate(indices):
             item = self.items[i]
             if isinstance(item, (str, Path)):
+                if not Path(item).is_file():
+                    raise PcclipError(f"{item}: no such image file")
                 out[row] = ImageFiles([item]).load([0], preprocess)[0]
             else:
                 out[row] = np.asarray(resize(_as_pil(item, i)))
@@ -164,6 +168,8 @@ class DifferenceModel:
     """An open_clip model used through differences of its image embeddings (see the module's doc)."""
 
     def __init__(self, model, tokenizer, batch_size: int = 64):
+        if batch_size < 1:
+            raise PcclipError(f"batch size {batch_size}: embed at least 1 image at a time")
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
 
     def embed_images(self, images: Images) -> torch.Tensor:
