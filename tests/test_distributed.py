@@ -22,8 +22,8 @@ def data() -> PairData:
     return PairData(images, pairs, sentences, captions)
 
 
-def one_step(caption_loss_weight: float) -> tuple[float, dict[str, torch.Tensor]]:
-    """Loss and gradients of the first (only) optimiser step, seen from this process."""
+def train(overrides: dict) -> tuple[list[float], dict[str, torch.Tensor]]:
+    """Losses of every step and gradients of the last one, seen from this process."""
     torch.manual_seed(0)
     model, tokenizer = create_model("pcclip-vit-nano")
     grads = {}
@@ -31,29 +31,38 @@ def one_step(caption_loss_weight: float) -> tuple[float, dict[str, torch.Tensor]
     def keep_grads(step: int) -> None:
         grads.update({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
 
-    settings = FinetuneSettings(**SETTINGS, caption_loss_weight=caption_loss_weight)
+    settings = FinetuneSettings(**{**SETTINGS, **overrides})
     losses = finetune_pc(model, tokenizer, data(), settings, seed=0, after_step=keep_grads, log=lambda _: None)
-    return losses[0], grads
+    return losses, grads
 
 
-def worker(rank: int, world_size: int, init_file: str, weight: float, results) -> None:
+def worker(rank: int, world_size: int, init_file: str, overrides: dict, results) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
     try:
-        results[rank] = one_step(weight)
+        results[rank] = train(overrides)
     finally:
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("caption_loss_weight", [0.0, 0.5])
-def test_two_ranks_match_one_process(tmp_path, caption_loss_weight):
-    single_loss, single_grads = one_step(caption_loss_weight)
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"caption_loss_weight": 0.5},
+        # two micro-batches per step (each with its own negatives from both ranks), and a trainable
+        # parameter without gradient (finetuning detaches logit_scale) over two steps
+        {"caption_loss_weight": 0.5, "accum_steps": 2, "include": ("logit_scale",), "epochs": 2},
+    ],
+)
+def test_two_ranks_match_one_process(tmp_path, overrides):
+    single_losses, single_grads = train(overrides)
     with mp.Manager() as manager:
         results = manager.dict()
-        mp.spawn(worker, args=(2, str(tmp_path / "init"), caption_loss_weight, results), nprocs=2, join=True)
+        mp.spawn(worker, args=(2, str(tmp_path / "init"), overrides, results), nprocs=2, join=True)
         ranks = [results[0], results[1]]
-    for loss, grads in ranks:
-        assert loss == pytest.approx(single_loss, rel=1e-5)
+    for losses, grads in ranks:
+        assert losses == pytest.approx(single_losses, rel=1e-5)
         assert grads.keys() == single_grads.keys()
         for name, grad in grads.items():
             assert torch.allclose(grad, single_grads[name], rtol=1e-4, atol=1e-6), name

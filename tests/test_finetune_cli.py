@@ -119,6 +119,17 @@ def test_two_torchrun_ranks_write_the_single_process_checkpoint(config, tmp_path
     assert max_difference(one, two) < 1e-5
 
 
+def test_under_torchrun_rank_zero_pretrains_the_base_alone(config, tmp_path):
+    # From a cold cache rank 0 pretrains while rank 1 waits at a barrier: pretraining must not wait
+    # for rank 1 in a gradient all-reduce (it did, and both hung).
+    result = pcclip(
+        "finetune", str(config), "--device", "cpu", "--set", f"cache_dir={tmp_path / 'cache'}", "--output", str(tmp_path / "out"),
+        launcher=("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "base model saved" in result.stdout and len(checkpoint_paths(result.stdout)) == 1
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run by benchmarks/gpu_session.sh)")
 def test_finetune_on_the_gpu_follows_the_cpu(config, tmp_path):
     # fp32 on both, TF32 off: what differs is the GPU's summation order, which Adam amplifies where

@@ -2,8 +2,9 @@
 
 Under torchrun (WORLD_SIZE > 1) each process joins the process group (gloo on CPU, nccl on CUDA)
 and trains on its own device; rank 0 builds the cached stages every rank reads (base model,
-comparisons) while the others wait, then all ranks finetune together: finetune_pc and train_loop
-split the global batch, gather features and average gradients, and rank 0 writes the checkpoint.
+comparisons) while the others wait, then all ranks finetune together: finetune_pc splits the global
+batch and gathers features, train_loop averages gradients with DistributedDataParallel, and rank 0
+writes the checkpoint.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 AdamW (or the paper's Adam) with weight decay on matrices only (not on gains, biases or scales, as
 open_clip does); warmup + cosine, the paper's per-epoch exponential decay, or a constant rate;
 gradient clipping and accumulation; bf16 autocast; optional torch.compile of the loss computation;
-seeded data order; gradient averaging across ranks under torchrun; and a resumable training state
-(model, optimizer, step, RNG) saved atomically, so that a run killed at step k and resumed ends with
-the same weights as one that never stopped.
+seeded data order; gradients averaged across ranks by DistributedDataParallel under torchrun; and a
+resumable training state (model, optimizer, step, RNG) saved atomically, so that a run killed at step
+k and resumed ends with the same weights as one that never stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
@@ -97,15 +98,26 @@ def autocast(settings: OptimSettings, device: torch.device):
     return nullcontext()
 
 
-def average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None:
-    """Mean of the ranks' gradients, as one all-reduce over all gradients flattened together (one
-    collective per step rather than one per parameter tensor)."""
-    grads = [p.grad for p in params if p.grad is not None]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat.div_(world_size)
-    for grad, mean in zip(grads, flat.split([g.numel() for g in grads])):
-        grad.copy_(mean.view_as(grad))
+class LossModule(torch.nn.Module):
+    """`module` with the loss computation as its forward: DistributedDataParallel must see every
+    forward that produces gradients, and the loss computations call encode_text / encode_image."""
+
+    def __init__(self, module: torch.nn.Module, compute_loss: Callable[[torch.Tensor], torch.Tensor]):
+        super().__init__()
+        self.module = module
+        self.compute_loss = compute_loss
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.compute_loss(batch)
+
+
+def wrap_data_parallel(module: torch.nn.Module, compute_loss: Callable[[torch.Tensor], torch.Tensor]) -> DistributedDataParallel:
+    """The loss computation under DistributedDataParallel, which averages the trainable parameters'
+    gradients across ranks during backward. device_ids stays None so that the index batches stay on
+    the CPU, where the images are. Unused parameters are looked for (a graph walk per forward): a
+    trainable one may get no gradient (`include` naming logit_scale, which finetuning detaches),
+    and DDP would otherwise stop at the next step."""
+    return DistributedDataParallel(LossModule(module, compute_loss), device_ids=None, find_unused_parameters=True)
 
 
 def save_train_state(path: Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, losses: list[float]) -> None:
@@ -158,18 +170,25 @@ def train_loop(
     after_step: Callable[[int], None] | None = None,
     log_dir: Path | None = None,
     extra_scalars: Callable[[], dict[str, float]] | None = None,
+    data_parallel: bool = True,
 ) -> list[float]:
     """Train the parameters of `module` that require grad; returns the loss of every step.
 
     batches(start_step) yields the index batches from that step on. With `state_path`, a saved state
     there is resumed and a new one is written every settings.checkpoint_every steps (removed at the end).
     With `log_dir`, loss, learning rate, throughput and `extra_scalars()` go to TensorBoard.
+    Under torchrun the ranks train together, unless `data_parallel` is False: then this process
+    trains alone (rank 0 pretraining the base while the other ranks wait).
     """
     params = [p for p in module.parameters() if p.requires_grad]
     device = params[0].device
-    rank, world_size = distributed_rank_and_size()
+    rank, world_size = distributed_rank_and_size() if data_parallel else (0, 1)
     if settings.compile:
         compute_loss = torch.compile(compute_loss)
+    if world_size > 1:
+        # Every rank computes the same global loss (features are gathered with gradient), so the
+        # mean of the ranks' gradients is the single-process gradient of the global batch.
+        compute_loss = wrap_data_parallel(module, compute_loss)
     optimizer = make_optimizer(params, settings)
     per_epoch = steps_per_epoch(n_items, settings.batch_size)
     total_steps = per_epoch * settings.epochs
@@ -184,15 +203,14 @@ def train_loop(
         optimizer.zero_grad(set_to_none=True)
         step_start = time.perf_counter()
         step_loss = torch.zeros((), dtype=torch.float64, device=device)  # summed on the device: no sync per micro-batch
-        for micro in batch.chunk(settings.accum_steps):
-            with autocast(settings, device):
-                loss = compute_loss(micro) / settings.accum_steps
-            loss.backward()
+        micros = batch.chunk(settings.accum_steps)
+        for i, micro in enumerate(micros):
+            # One all-reduce per step: DDP averages the gradients in the last micro-batch's backward.
+            with nullcontext() if world_size == 1 or i == len(micros) - 1 else compute_loss.no_sync():
+                with autocast(settings, device):
+                    loss = compute_loss(micro) / settings.accum_steps
+                loss.backward()
             step_loss += loss.detach()
-        if world_size > 1:
-            # Every rank computed the same global loss (features are gathered with gradient), so the
-            # mean of the ranks' gradients is the single-process gradient of the global batch.
-            average_gradients(params, world_size)
         grad_norm = torch.nn.utils.clip_grad_norm_(params, settings.grad_clip or math.inf)  # inf: measure, do not clip
         # The step's one host sync: the update must not run on a non-finite loss or gradient.
         step_loss, norm = torch.stack([step_loss, grad_norm.to(step_loss)]).tolist()

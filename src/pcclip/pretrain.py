@@ -101,6 +101,7 @@ def pretrain_clip(
         after_step=after_step,
         log_dir=log_dir,
         extra_scalars=lambda: {"train/logit_scale": model.logit_scale.exp().item()},
+        data_parallel=False,  # one process pretrains (under torchrun, rank 0 while the others wait)
     )
     model.eval()
     return losses
