@@ -25,6 +25,7 @@ from .cache import default_cache_root, read_json, settings_hash, write_json
 from .checkpoint import save_checkpoint
 from .config import BenchmarkSettings, FinetuneSettings, RunSettings
 from .data import heldout_set, training_pair_pool, training_scenes
+from .datasets.images import model_preprocess
 from .encode import encode_images, image_size
 from .errors import PcclipError
 from .evaluate import evaluate
@@ -145,15 +146,16 @@ class Pipeline:
             return encode_images(self.base[0], self.heldout.images)
 
     @cached_property
-    def pair_pool(self) -> tuple[list[PairRecord], Callable[[list[str], int], np.ndarray]]:
-        """(pairs, load(image ids, size) -> uint8 images): the training pairs every generator describes."""
+    def pair_pool(self) -> tuple[list[PairRecord], Callable[[list[str], torch.nn.Module], np.ndarray]]:
+        """(pairs, load(image ids, model) -> uint8 images as the model takes them): the training pairs
+        every generator describes. Real images go through the model's own open_clip preprocessing."""
         s = self.settings
         if s.data.source != "world":
             pool = self.real_pool
-            return pool.pairs, pool.load
+            return pool.pairs, lambda ids, model: pool.load(ids, model_preprocess(model))
         with self.times("pairs"):
             pairs, scenes = training_pair_pool(sample_scenes(s.pretrain.scenes, s.pretrain.seed, s.world), s.pairs, s.world)
-        return pairs, lambda ids, size: render_batch([scenes[i] for i in ids], size)
+        return pairs, lambda ids, model: render_batch([scenes[i] for i in ids], image_size(model))
 
     @cached_property
     def real_pool(self) -> RealPairPool:
@@ -209,7 +211,7 @@ class Pipeline:
         row = {image_id: k for k, image_id in enumerate(ids)}
         captions = {p.id_a: p.caption_a for p in chosen} | {p.id_b: p.caption_b for p in chosen}
         return PairData(
-            images=load_images(ids, image_size(self.base[0])),
+            images=load_images(ids, self.base[0]),
             pairs=[(row[p.id_a], row[p.id_b]) for p in chosen],
             sentences=[sentences[p.pair_id] for p in chosen],
             captions=[captions[i] for i in ids],

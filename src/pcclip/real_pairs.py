@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from open_clip.transform import PreprocessCfg
 
 from .config import DataSettings, PairSettings
 from .datasets import CaptionedImages, ImageFiles, load_coco_captions
@@ -34,8 +35,8 @@ class RealPairPool:
     paths: dict[str, Path]  # image id -> file
     skipped: list[str] = field(default_factory=list)  # "<file>: <reason>" of each unreadable image left out
 
-    def load(self, ids: list[str], size: int) -> np.ndarray:
-        return ImageFiles([self.paths[i] for i in ids]).load(range(len(ids)), size)
+    def load(self, ids: list[str], preprocess: PreprocessCfg | int) -> np.ndarray:
+        return ImageFiles([self.paths[i] for i in ids]).load(range(len(ids)), preprocess)
 
     def to_json(self) -> dict:
         return {"pairs": [asdict(p) for p in self.pairs], "paths": {k: str(v) for k, v in self.paths.items()}, "skipped": self.skipped}
