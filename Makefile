@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: study quick run test test-fast
+.PHONY: study quick run test test-fast lint
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,3 +29,10 @@ test: $(INSTALLED)  ## the whole suite, the slow end-to-end test included
 
 test-fast: $(INSTALLED)  ## the suite without the slow end-to-end test
 	$(PY) -m pytest -m "not slow" $(ARGS)
+
+lint: $(INSTALLED)  ## ruff (lint and format check) and mypy; runs all three, fails if any fails
+	status=0; \
+	$(PY) -m ruff check . || status=1; \
+	$(PY) -m ruff format --check . || status=1; \
+	$(PY) -m mypy || status=1; \
+	exit $$status
