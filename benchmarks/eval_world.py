@@ -40,6 +40,11 @@ def cell(values: list[float]) -> str:
     return f"{statistics.fmean(values):.3f}{spread}"
 
 
+def comparative_shift(metrics: dict, task: str) -> tuple[float, float]:
+    """Zero-shot accuracy on `task` without and with comparative prompting."""
+    return metrics["zero_shot_accuracy_by_task"][task], metrics["comparative_zero_shot_accuracy_by_task"][task]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=Path, required=True)
@@ -65,14 +70,11 @@ def main() -> None:
         variant = dataclasses.replace(heldout, settings=settings.model_copy(update={"comparative_alpha": alpha, "comparative_pairs": pairs}))
         swept = {p: evaluate_embeddings(emb, variant) for p, emb in embeddings.items()}
         for task in heldout.zero_shot:
-            def shift(path: Path) -> tuple[float, float]:
-                m = swept[path]
-                return m["zero_shot_accuracy_by_task"][task], m["comparative_zero_shot_accuracy_by_task"][task]
-
-            b0, b1 = shift(args.base)
-            p0 = statistics.fmean(shift(p)[0] for p in args.pcclip)
-            p1 = statistics.fmean(shift(p)[1] for p in args.pcclip)
-            changes = [shift(p)[1] - shift(p)[0] for p in args.pcclip]
+            shifts = {path: comparative_shift(metrics, task) for path, metrics in swept.items()}
+            b0, b1 = shifts[args.base]
+            p0 = statistics.fmean(shifts[p][0] for p in args.pcclip)
+            p1 = statistics.fmean(shifts[p][1] for p in args.pcclip)
+            changes = [shifts[p][1] - shifts[p][0] for p in args.pcclip]
             print(f"{alpha:5.1f} {pairs:>8s} {task:>7s} {f'{b0:.3f} -> {b1:.3f} ({b1 - b0:+.3f})':>24s} "
                   f"{f'{p0:.3f} -> {p1:.3f} ({p1 - p0:+.3f}; {min(changes):+.3f}..{max(changes):+.3f})':>30s}")
 

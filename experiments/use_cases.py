@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from pcclip.checkpoint import checkpoint_metadata
 from pcclip.config import EvalSettings
 from pcclip.data import HeldoutSet, heldout_set
 from pcclip.encode import image_size
-from pcclip.checkpoint import checkpoint_metadata
 from pcclip.inference import DifferenceModel, load, search_scores
 from pcclip.metrics import spearman
 from pcclip.world.scene import SIZE_RATIO_MARGIN, WorldConfig
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
     world = WorldConfig(**checkpoint_metadata(args.base).get("settings", {}).get("world", {}))
     settings = EvalSettings(caption_scenes=args.scenes, pairs_per_attribute=args.pairs_per_attribute)
 
-    @lru_cache(maxsize=None)
+    @cache
     def heldout_at(size: int) -> HeldoutSet:
         return heldout_set(world.model_copy(update={"image_size": size}), settings)
 

@@ -12,7 +12,15 @@ import torch.nn.functional as F
 import pcclip.evaluate as evaluate_module
 from pcclip.config import EvalSettings
 from pcclip.data import RANKING_SENTENCES, ZERO_SHOT_TASKS, heldout_set
-from pcclip.datasets import IMAGENET_TEMPLATES, Comparative, ImageArray, LabelledImages, load_awa2, load_coco_captions, load_image_folder
+from pcclip.datasets import (
+    IMAGENET_TEMPLATES,
+    Comparative,
+    ImageArray,
+    LabelledImages,
+    load_awa2,
+    load_coco_captions,
+    load_image_folder,
+)
 from pcclip.datasets.base import CaptionedImages
 from pcclip.datasets.images import encode_image_source
 from pcclip.encode import encode_texts
@@ -56,7 +64,7 @@ def test_choice_candidates_are_the_truth_the_reversal_and_the_other_attributes(h
 
 
 def test_comparatives_cover_every_ordered_class_pair(heldout):
-    for name, task in heldout.zero_shot.items():
+    for task in heldout.zero_shot.values():
         n = len(task.class_names)
         pairs = list(zip(task.comparative_first.tolist(), task.comparative_second.tolist()))
         assert len(pairs) == n * (n - 1) * TINY.comparatives_per_pair

@@ -52,7 +52,7 @@ def test_world_items_carry_attributes_that_rebuild_the_scene():
     items = world_items(5, seed=3)
     assert len({i for i, _, _ in items}) == 5
     pairs = build_pairs(items)
-    a, b = pairs[0].scenes()
+    a, _ = pairs[0].scenes()
     assert isinstance(a, Scene) and a.attributes() == pairs[0].attributes_a
 
 

@@ -2,6 +2,7 @@
 must score correct for the pair they describe and wrong-direction for the reversed pair."""
 
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def test_the_worlds_own_sentences_score_correct_and_reversed_wrong(split):
 def test_multi_attribute_oracle_sentences_on_random_pairs_score_correct():
     rng = np.random.default_rng(1)
     scenes = sample_scenes(200, 6, WorldConfig())
-    sentences = [(difference_sentence(a, b, rng, "train", 2), a, b) for a, b in zip(scenes, scenes[1:])]
+    sentences = [(difference_sentence(a, b, rng, "train", 2), a, b) for a, b in pairwise(scenes)]
     assert {judge_sentence(d.text, a, b).verdict for d, a, b in sentences if d} == {"correct"}
 
 

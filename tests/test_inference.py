@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import open_clip
@@ -145,7 +146,7 @@ class Brightness(torch.nn.Module):
     pixel in [-1, 1]; 'brighter' embeds as (1, 0) and 'darker' as (-1, 0). So the direction from a
     darker to a brighter image points along 'brighter'."""
 
-    TEXTS = {"brighter": (1.0, 0.0), "darker": (-1.0, 0.0)}
+    TEXTS: ClassVar[dict[str, tuple[float, float]]] = {"brighter": (1.0, 0.0), "darker": (-1.0, 0.0)}
 
     def __init__(self):
         super().__init__()

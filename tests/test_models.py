@@ -41,7 +41,7 @@ def test_checkpoint_round_trips_through_open_clip_itself(tmp_path):
     torch.manual_seed(0)
     model, tokenizer = create_model(TINY)
     path = save_checkpoint(model, tmp_path / "tiny.safetensors", TINY, {"note": "test"})
-    reloaded, _, preprocess = open_clip.create_model_and_transforms(TINY, pretrained=str(path))
+    reloaded, _, _ = open_clip.create_model_and_transforms(TINY, pretrained=str(path))
     images = torch.randn(2, 3, 32, 32)
     text = tokenizer(["a red star", "two blue circles"])
     with torch.no_grad():

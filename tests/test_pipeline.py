@@ -116,7 +116,6 @@ def test_stage_times_count_a_nested_stage_once():
 
     ticks = iter([0.0, 2.0, 5.0, 6.0])  # evaluate starts; finetune runs 2..5; evaluate ends at 6
     times = StageTimes(clock=lambda: next(ticks))
-    with times("evaluate"):
-        with times("finetune"):
-            pass
+    with times("evaluate"), times("finetune"):
+        pass
     assert times == {"finetune": 3.0, "evaluate": 3.0}

@@ -329,7 +329,7 @@ def test_a_run_whose_generator_kept_no_comparison_is_one_line(warm_cache, tmp_pa
     config, cache, _ = warm_cache
     unreachable = [f"generator.{s}" if s != "--set" else s for s in UNREACHABLE]
     assert main(["run", "--config", str(config), "--output", str(tmp_path / "out"), *unreachable]) == 2
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     assert "openai m: 20 of 20 pairs failed (a rerun retries them): connection failed: [Errno 111] Connection refused x20" in err
     assert err.endswith(f"\npcclip: error: the generator kept no comparison to train on (every pair failed or the filter "
                         f"removed it); the reasons are in its generation store under {cache}\n")

@@ -288,7 +288,7 @@ def test_categorical_sentences_swap_their_values_when_the_pair_is_swapped(split,
         va, vb = getattr(a, attribute), getattr(b, attribute)
         exchange = {va: vb, vb: va, plural(va): plural(vb), plural(vb): plural(va)}
         pattern = r"\b(" + "|".join(sorted(map(re.escape, exchange), key=len, reverse=True)) + r")\b"
-        swapped = re.sub(pattern, lambda m: exchange[m.group(1)], forward)
+        swapped = re.sub(pattern, lambda m, exchange=exchange: exchange[m.group(1)], forward)
         assert swapped.replace(" an ", " a ") == backward.replace(" an ", " a ") != forward.replace(" an ", " a ")
 
 

@@ -94,7 +94,7 @@ class DataSettings(Settings):
     )
 
     @model_validator(mode="after")
-    def _source_needs(self) -> "DataSettings":
+    def _source_needs(self) -> DataSettings:
         if self.source != "world" and self.root is None:
             raise ValueError(f"data.source={self.source!r} needs data.root (see `data.root`'s description for the layout)")
         if self.source == "cub" and self.descriptions is None:
@@ -152,7 +152,7 @@ class FinetuneSettings(OptimSettings):
     warmup_steps: int = 10
 
     @model_validator(mode="after")
-    def _options_fit_the_loss(self) -> "FinetuneSettings":
+    def _options_fit_the_loss(self) -> FinetuneSettings:
         contrastive = ", ".join(name for name, loss in LOSSES.items() if loss.contrastive)
         if self.reversed_negatives and not LOSSES[self.loss].contrastive:
             raise ValueError(f"reversed_negatives: loss {self.loss!r} has no negatives (losses with them: {contrastive})")
@@ -211,7 +211,7 @@ class BenchmarkSettings(Settings):
     seed: int = 0
 
     @model_validator(mode="after")
-    def _task_fits_dataset(self) -> "BenchmarkSettings":
+    def _task_fits_dataset(self) -> BenchmarkSettings:
         if (self.task == "captions") != (self.dataset == "coco"):
             raise ValueError(f"benchmark {self.name!r}: task 'captions' goes with dataset 'coco' (and coco only with 'captions')")
         if self.task == "differences" and self.dataset != "awa2":
@@ -243,7 +243,7 @@ class RunSettings(Settings):
     cache_dir: Path | None = Field(None, description="artifact cache; default $PCCLIP_CACHE or ~/.cache/pcclip")
 
     @model_validator(mode="after")
-    def _pairs_fit(self) -> "RunSettings":
+    def _pairs_fit(self) -> RunSettings:
         if self.data.source == "world" and self.pairs.images > self.pretrain.scenes:
             raise ValueError(f"pairs.images ({self.pairs.images}) exceeds pretrain.scenes ({self.pretrain.scenes})")
         if self.pairs.pairing == "pool" and self.pairs.pairs > self.pairs.images * (self.pairs.images - 1):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import EvalSettings, PairSettings
 from .datasets.comparatives import gather_comparatives
 from .datasets.templates import STANDARD_TEMPLATES
-from .world.phrasing import CONSTRUCTIONS, caption, class_phrase, construction_sentence, difference_sentences, ZERO_SHOT_TEMPLATES
+from .world.phrasing import CONSTRUCTIONS, ZERO_SHOT_TEMPLATES, caption, class_phrase, construction_sentence, difference_sentences
 from .world.render import render_batch
 from .world.scene import (
     ATTRIBUTES,
@@ -28,6 +29,9 @@ from .world.scene import (
     sample_scene,
     sample_scenes,
 )
+
+if TYPE_CHECKING:
+    from .generate.pairs import PairRecord  # imported at run time inside training_pair_pool: generate imports data
 
 ZERO_SHOT_TASKS = {"shape": SHAPES, "colour": tuple(COLOURS)}
 
@@ -46,7 +50,7 @@ def training_scenes(world: WorldConfig, n: int, captions_per_scene: int, seed: i
     return CaptionedScenes(scenes, render_batch(scenes, world.image_size), captions)
 
 
-def training_pair_pool(scenes: list[Scene], settings: PairSettings, world: WorldConfig) -> tuple[list["PairRecord"], dict[str, Scene]]:
+def training_pair_pool(scenes: list[Scene], settings: PairSettings, world: WorldConfig) -> tuple[list[PairRecord], dict[str, Scene]]:
     """The pool of ordered training pairs a generator describes: settings.images scenes sampled
     from `scenes`, paired as settings.pairing says; returns the pairs (ids, train-phrasing captions,
     attributes) and the scene of every id in them.

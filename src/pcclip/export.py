@@ -22,12 +22,12 @@ from open_clip.constants import HF_CONFIG_NAME, HF_SAFE_WEIGHTS_NAME
 
 from . import __version__
 from .cache import read_json, write_json
-from .checkpoint import save_checkpoint
+from .checkpoint import checkpoint_metadata, save_checkpoint
 from .errors import PcclipError
 from .headline import HEADLINE_METRICS
-from .checkpoint import checkpoint_metadata
 from .inference import resolve_model_name
 from .models import CONFIG_DIR, PACKAGED_HUB_IDS, PACKAGED_PREFIX, create_model
+
 
 def portable_model_config(name: str) -> dict:
     """The architecture's open_clip config with packaged text models named by their hub ids (the

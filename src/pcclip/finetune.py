@@ -22,6 +22,7 @@ from .losses import LOSSES
 from .optim import distributed_rank_and_size, epoch_batches, train_loop
 from .towers import ENCODER_CHOICES, IMAGE_TOWER_PREFIX
 
+
 def trainable_names(model: torch.nn.Module, choice: str, include=(), exclude=()) -> set[str]:
     """Parameter names that train for `choice` plus `include` patterns, minus `exclude` patterns
     (regexes searched in the names)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
@@ -26,8 +25,8 @@ import torch.nn.functional as F
 from open_clip.transform import PreprocessCfg
 from PIL import Image
 
-from .datasets.images import ImageFiles, as_preprocess, empty_images, encode_image_source, resizer
 from .checkpoint import checkpoint_metadata
+from .datasets.images import ImageFiles, as_preprocess, empty_images, encode_image_source, resizer
 from .encode import encode_texts
 from .errors import PcclipError
 from .evaluate import mean_direction
@@ -35,10 +34,10 @@ from .losses import difference_directions
 from .models import create_model
 from .optim import resolve_device
 
-ImageLike = Union[str, Path, Image.Image, np.ndarray]
+ImageLike = str | Path | Image.Image | np.ndarray
 # A folder, a list of images, or a uint8 batch (N, H, W, 3)
-Images = Union[str, Path, Sequence[ImageLike], np.ndarray]
-Sentences = Union[str, Sequence[str]]
+Images = str | Path | Sequence[ImageLike] | np.ndarray
+Sentences = str | Sequence[str]
 
 
 @dataclass(frozen=True)

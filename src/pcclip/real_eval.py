@@ -11,9 +11,9 @@ import torch
 
 from .config import BenchmarkSettings
 from .datasets import (
+    STANDARD_TEMPLATES,
     CaptionedImages,
     LabelledImages,
-    STANDARD_TEMPLATES,
     encode_image_source,
     load_awa2,
     load_cifar,

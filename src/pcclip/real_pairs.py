@@ -42,7 +42,7 @@ class RealPairPool:
         return {"pairs": [asdict(p) for p in self.pairs], "paths": {k: str(v) for k, v in self.paths.items()}, "skipped": self.skipped}
 
     @classmethod
-    def from_json(cls, content: dict) -> "RealPairPool":
+    def from_json(cls, content: dict) -> RealPairPool:
         paths = {k: Path(v) for k, v in content["paths"].items()}
         return cls([PairRecord(**p) for p in content["pairs"]], paths, content["skipped"])
 

@@ -108,7 +108,7 @@ class StudySettings(Settings):
     )
 
     @model_validator(mode="after")
-    def _names_exist(self) -> "StudySettings":
+    def _names_exist(self) -> StudySettings:
         known = set(self.generators)
         for where, name in [("llm_ablation", n) for n in self.llm_ablation] + [
             ("encoder_generator", self.encoder_generator), ("reference.generator", self.reference.generator)

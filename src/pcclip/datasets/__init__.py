@@ -12,8 +12,24 @@ from .images import ImageArray, ImageFiles, ImageSource, encode_image_source
 from .templates import IMAGENET_TEMPLATES, PAPER_TEMPLATES, STANDARD_TEMPLATES
 
 __all__ = [
-    "AwA2Data", "CaptionedImages", "Comparative", "ComparativeWriter", "CubData", "IMAGENET_TEMPLATES",
-    "ImageArray", "ImageFiles", "ImageSource", "LabelledImages", "PAPER_TEMPLATES", "STANDARD_TEMPLATES",
-    "encode_image_source", "gather_comparatives", "load_awa2", "load_cifar", "load_coco_captions", "load_cub",
-    "load_image_folder", "read_comparatives",
+    "IMAGENET_TEMPLATES",
+    "PAPER_TEMPLATES",
+    "STANDARD_TEMPLATES",
+    "AwA2Data",
+    "CaptionedImages",
+    "Comparative",
+    "ComparativeWriter",
+    "CubData",
+    "ImageArray",
+    "ImageFiles",
+    "ImageSource",
+    "LabelledImages",
+    "encode_image_source",
+    "gather_comparatives",
+    "load_awa2",
+    "load_cifar",
+    "load_coco_captions",
+    "load_cub",
+    "load_image_folder",
+    "read_comparatives",
 ]

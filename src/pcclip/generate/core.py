@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tqdm import tqdm
@@ -167,7 +167,7 @@ class _RecordMaker:
             caption_b=_storable(pair.caption_b), prompt=_storable(prompt_text(request.prompt)), backend=self.backend.name,
             model=self.backend.model, settings=self.provenance, settings_hash=self.fingerprint,
             status="failed" if error else "ok", reason=error, raw=raw, cleaned=None, kept=None, rule=None,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         return self.judged(record)
 

@@ -91,7 +91,10 @@ class Verdict:
     rule: str | None  # the drop rule that removed it; None when kept
 
 
-def judge(raw: str, settings: FilterSettings = FilterSettings()) -> tuple[Verdict, list[str]]:
+DEFAULT_FILTER = FilterSettings()  # frozen, so one instance serves as every default
+
+
+def judge(raw: str, settings: FilterSettings = DEFAULT_FILTER) -> tuple[Verdict, list[str]]:
     """The verdict on one output, and the names of the edits that changed it."""
     if not settings.enabled:
         return Verdict(raw, True, None), []

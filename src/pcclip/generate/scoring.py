@@ -32,6 +32,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from ..world.scene import ATTRIBUTES, COLOURS, POSITION_MARGIN, SHAPES, SIZE_RATIO_MARGIN, Scene, differing_attributes, plural
@@ -186,7 +187,7 @@ def _clause_images(text: str, refs: list[tuple[int, int]]) -> list[tuple[int, in
     bounds = [0, *sorted({m.start() for m in _SPLIT.finditer(text)}), len(text)]
     clauses: list[tuple[int, int, int | None]] = []
     previous: int | None = None
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in pairwise(bounds):
         clause = text[start:end]
         if clause.startswith("."):  # a new sentence inherits nothing
             previous = None
@@ -221,7 +222,7 @@ def _holds(scene: Scene, attribute: str, value: Any) -> bool:
         return scene.size_bin == value
     if attribute == "position":
         vertical, horizontal = scene.region
-        return value == horizontal or value == vertical or (value == "centre" and scene.region == ("middle", "centre"))
+        return value in (horizontal, vertical) or (value == "centre" and scene.region == ("middle", "centre"))
     return getattr(scene, attribute) == value
 
 

@@ -13,7 +13,6 @@ decoding and filter, read from TOML plus `--set key.path=value` like every pccli
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator

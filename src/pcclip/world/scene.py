@@ -241,7 +241,7 @@ def differing_attributes(a: Scene, b: Scene) -> tuple[str, ...]:
 def _layout(offsets: np.ndarray, size: float, x: float, y: float) -> tuple[tuple[float, float], ...] | None:
     """Object centres for `offsets` (image fractions) around (x, y), or None if an object would leave
     the image."""
-    centres = offsets + (x, y)
+    centres = offsets + np.array((x, y))
     if centres.min() < size or centres.max() > 1.0 - size:
         return None
     return tuple((float(cx), float(cy)) for cx, cy in centres)

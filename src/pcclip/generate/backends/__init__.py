@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated
 
 from pydantic import Field
 
@@ -36,7 +36,7 @@ BACKENDS: dict[str, tuple[type[BackendConfig], type[Backend]]] = {
 
 # A typo in `backend` fails naming the allowed values: pydantic lists the union's tags.
 BackendSettings = Annotated[
-    Union[OracleSettings, RuleSettings, HFSettings, OpenAISettings, VLLMSettings, DegradedOracleSettings],
+    OracleSettings | RuleSettings | HFSettings | OpenAISettings | VLLMSettings | DegradedOracleSettings,
     Field(discriminator="backend"),
 ]
 

@@ -33,7 +33,14 @@ from pydantic import Field, field_validator
 # The phrasing module's own pools, choice and sentence finish: error sentences must read like the oracle's.
 from ...world.phrasing import Split, _choice, _finish, _pool, difference_sentence, difference_sentences
 from ...world.scene import (
-    ATTRIBUTES, COLOURS, PERTURB_SHIFT, PERTURB_SIZE_RATIO, SHAPES, Scene, differing_attributes, plural,
+    ATTRIBUTES,
+    COLOURS,
+    PERTURB_SHIFT,
+    PERTURB_SIZE_RATIO,
+    SHAPES,
+    Scene,
+    differing_attributes,
+    plural,
 )
 from ..pairs import PairRecord
 from ..prompts import clean_caption

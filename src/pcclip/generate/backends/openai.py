@@ -173,7 +173,7 @@ class OpenAIBackend(Backend):
                 e.code in RETRYABLE_STATUS,
                 _retry_after(e.headers.get("Retry-After")),
             ) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise RequestFailed(f"timed out after {self.settings.timeout_s:g} s", True) from None
         except urllib.error.URLError as e:
             reason = e.reason
