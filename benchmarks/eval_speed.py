@@ -63,11 +63,17 @@ def main() -> None:
     start = time.perf_counter()
     heldout = heldout_set(WorldConfig(), settings)
     build = time.perf_counter() - start
-    emb = random_embeddings(heldout) if args.checkpoint is None else model_embeddings(heldout, settings, args.model, args.checkpoint)
+    emb = (
+        random_embeddings(heldout)
+        if args.checkpoint is None
+        else model_embeddings(heldout, settings, args.model, args.checkpoint)
+    )
     n_texts = sum(len(t) for t in emb.texts.values())
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
-    print(f"held-out set: {len(heldout.diff_texts)} difference items, {len(heldout.images)} images, {n_texts} texts "
-          f"(built in {build:.1f} s); embeddings: {'random' if args.checkpoint is None else args.checkpoint.name}")
+    print(
+        f"held-out set: {len(heldout.diff_texts)} difference items, {len(heldout.images)} images, {n_texts} texts "
+        f"(built in {build:.1f} s); embeddings: {'random' if args.checkpoint is None else args.checkpoint.name}"
+    )
 
     runs = []
     for _ in range(args.repeats):

@@ -23,14 +23,28 @@ from pcclip.evaluate import evaluate_embeddings, flatten_metrics
 from pcclip.world.scene import WorldConfig
 
 ROWS = [
-    "difference_accuracy", "difference_choice_accuracy", "difference_choice_picks_reversed",
+    "difference_accuracy",
+    "difference_choice_accuracy",
+    "difference_choice_picks_reversed",
     *[f"difference_choice_accuracy_by_attribute.{a}" for a in ("shape", "colour", "size", "count", "position")],
-    "zero_shot_accuracy_by_task.shape", "zero_shot_accuracy_by_task.colour",
-    "zero_shot_top5_accuracy_by_task.shape", "zero_shot_worst_class_accuracy_by_task.shape",
+    "zero_shot_accuracy_by_task.shape",
+    "zero_shot_accuracy_by_task.colour",
+    "zero_shot_top5_accuracy_by_task.shape",
+    "zero_shot_worst_class_accuracy_by_task.shape",
     "zero_shot_worst_class_accuracy_by_task.colour",
-    "clipscore", "retrieval.image_to_text_r1", "retrieval_r5.image_to_text_r5", "retrieval_r5.text_to_image_r5",
-    *[f"ranking.{a}.{d}.{c}" for a in ("size", "count", "x") for d in ("comparative", "comparative_minus_reversed", "contrast") for c in ("spearman", "kendall")],
-    "analogy_accuracy_by_attribute.shape", "analogy_accuracy_by_attribute.colour", "analogy_chance",
+    "clipscore",
+    "retrieval.image_to_text_r1",
+    "retrieval_r5.image_to_text_r5",
+    "retrieval_r5.text_to_image_r5",
+    *[
+        f"ranking.{a}.{d}.{c}"
+        for a in ("size", "count", "x")
+        for d in ("comparative", "comparative_minus_reversed", "contrast")
+        for c in ("spearman", "kendall")
+    ],
+    "analogy_accuracy_by_attribute.shape",
+    "analogy_accuracy_by_attribute.colour",
+    "analogy_chance",
 ]
 SWEEP = [(alpha, pairs) for pairs in ("nearest", "all") for alpha in (0.5, 0.8, 0.9)]  # the paper: 0.8-0.9
 
@@ -67,7 +81,9 @@ def main() -> None:
     print("\ncomparative prompting: zero-shot accuracy without -> with (change)")
     print(f"{'alpha':>5s} {'pairs':>8s} {'task':>7s} {'base':>24s} {'PC-CLIP (mean over seeds)':>30s}")
     for alpha, pairs in SWEEP:
-        variant = dataclasses.replace(heldout, settings=settings.model_copy(update={"comparative_alpha": alpha, "comparative_pairs": pairs}))
+        variant = dataclasses.replace(
+            heldout, settings=settings.model_copy(update={"comparative_alpha": alpha, "comparative_pairs": pairs})
+        )
         swept = {p: evaluate_embeddings(emb, variant) for p, emb in embeddings.items()}
         for task in heldout.zero_shot:
             shifts = {path: comparative_shift(metrics, task) for path, metrics in swept.items()}
@@ -75,8 +91,10 @@ def main() -> None:
             p0 = statistics.fmean(shifts[p][0] for p in args.pcclip)
             p1 = statistics.fmean(shifts[p][1] for p in args.pcclip)
             changes = [shifts[p][1] - shifts[p][0] for p in args.pcclip]
-            print(f"{alpha:5.1f} {pairs:>8s} {task:>7s} {f'{b0:.3f} -> {b1:.3f} ({b1 - b0:+.3f})':>24s} "
-                  f"{f'{p0:.3f} -> {p1:.3f} ({p1 - p0:+.3f}; {min(changes):+.3f}..{max(changes):+.3f})':>30s}")
+            print(
+                f"{alpha:5.1f} {pairs:>8s} {task:>7s} {f'{b0:.3f} -> {b1:.3f} ({b1 - b0:+.3f})':>24s} "
+                f"{f'{p0:.3f} -> {p1:.3f} ({p1 - p0:+.3f}; {min(changes):+.3f}..{max(changes):+.3f})':>30s}"
+            )
 
 
 if __name__ == "__main__":

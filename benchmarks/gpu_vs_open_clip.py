@@ -70,10 +70,12 @@ class Workload:
     def batches(self, n_items: int):
         """train_loop's batches(start): index batches over n_items wrapped onto the pool, moved to the
         GPU without waiting for it."""
+
         def on_device(start: int):
             for index in epoch_batches(n_items, self.batch_size, 1, seed=0, start_step=start):
                 index = index % self.pool
                 yield index.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else index
+
         return on_device
 
     def clamp_logit_scale(self) -> None:
@@ -84,8 +86,14 @@ class Workload:
 def optim_settings(args: argparse.Namespace, compiled: bool) -> OptimSettings:
     # open_clip_train's defaults (lr 5e-4, weight decay 0.2, no clipping); the schedule costs nothing.
     return OptimSettings(
-        epochs=1, batch_size=args.batch_size, lr=5e-4, weight_decay=0.2, warmup_steps=args.warmup_steps,
-        grad_clip=0, precision="bf16", compile=compiled,
+        epochs=1,
+        batch_size=args.batch_size,
+        lr=5e-4,
+        weight_decay=0.2,
+        warmup_steps=args.warmup_steps,
+        grad_clip=0,
+        precision="bf16",
+        compile=compiled,
     )
 
 
@@ -111,8 +119,13 @@ def pcclip_samples_per_s(args: argparse.Namespace, compiled: bool) -> float:
             started["time"] = time.perf_counter()
 
     train_loop(
-        work.model, work.batches(n_items), work.loss, optim_settings(args, compiled),
-        n_items=n_items, desc=f"pcclip {'compiled' if compiled else 'eager'}", after_step=after_step,
+        work.model,
+        work.batches(n_items),
+        work.loss,
+        optim_settings(args, compiled),
+        n_items=n_items,
+        desc=f"pcclip {'compiled' if compiled else 'eager'}",
+        after_step=after_step,
     )
     synchronize(work.device)
     elapsed = time.perf_counter() - started["time"]
@@ -128,23 +141,54 @@ def open_clip_samples_per_s(args: argparse.Namespace, compiled: bool) -> float |
     steps = args.warmup_steps + args.steps
     with tempfile.TemporaryDirectory() as logs:
         command = [
-            sys.executable, "-m", "open_clip_train.main", "--model", args.model, "--dataset-type", "synthetic",
-            "--train-num-samples", str(steps * args.batch_size), "--batch-size", str(args.batch_size),
-            "--precision", "amp_bf16", "--workers", str(args.workers), "--epochs", "1", "--lr", "5e-4",
-            "--wd", "0.2", "--warmup", str(args.warmup_steps), "--save-frequency", "0", "--report-to", "",
-            "--log-every-n-steps", str(OPEN_CLIP_LOG_EVERY), "--logs", logs, "--name", "benchmark", "--seed", "0",
+            sys.executable,
+            "-m",
+            "open_clip_train.main",
+            "--model",
+            args.model,
+            "--dataset-type",
+            "synthetic",
+            "--train-num-samples",
+            str(steps * args.batch_size),
+            "--batch-size",
+            str(args.batch_size),
+            "--precision",
+            "amp_bf16",
+            "--workers",
+            str(args.workers),
+            "--epochs",
+            "1",
+            "--lr",
+            "5e-4",
+            "--wd",
+            "0.2",
+            "--warmup",
+            str(args.warmup_steps),
+            "--save-frequency",
+            "0",
+            "--report-to",
+            "",
+            "--log-every-n-steps",
+            str(OPEN_CLIP_LOG_EVERY),
+            "--logs",
+            logs,
+            "--name",
+            "benchmark",
+            "--seed",
+            "0",
             *(["--torchcompile"] if compiled else []),
         ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=args.open_clip_timeout)
     output = result.stdout + result.stderr
     readings = [
-        float(rate) for samples, rate in OPEN_CLIP_LINE.findall(output)
-        if int(samples) // args.batch_size > args.warmup_steps
+        float(rate) for samples, rate in OPEN_CLIP_LINE.findall(output) if int(samples) // args.batch_size > args.warmup_steps
     ]
     if result.returncode != 0 or not readings:
         print(f"open_clip_train failed (exit {result.returncode}, {len(readings)} readings); its last lines:\n{output[-3000:]}")
         return None
-    print(f"  open_clip_train{' --torchcompile' if compiled else ''}: samples/s after warm-up {', '.join(f'{r:.0f}' for r in readings)}")
+    print(
+        f"  open_clip_train{' --torchcompile' if compiled else ''}: samples/s after warm-up {', '.join(f'{r:.0f}' for r in readings)}"
+    )
     return statistics.median(readings)
 
 
@@ -168,8 +212,10 @@ def main() -> None:
 
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"{args.model}, batch {args.batch_size}, bf16 autocast, AdamW, random init; {args.warmup_steps} warm-up + "
-          f"{args.steps} timed steps; {name}, torch {torch.__version__}")
+    print(
+        f"{args.model}, batch {args.batch_size}, bf16 autocast, AdamW, random init; {args.warmup_steps} warm-up + "
+        f"{args.steps} timed steps; {name}, torch {torch.__version__}"
+    )
     flops = flops_per_sample(args)
     print(f"FLOPs per sample, forward + backward (FlopCounterMode): {flops / 1e9:.4g} GFLOP")
     rates: dict[str, float | None] = {}

@@ -60,12 +60,16 @@ def main() -> None:
         out = subprocess.run([sys.executable, "-c", WORKER, threads], env=env, capture_output=True, text=True, check=True)
         rows.append((label, json.loads(out.stdout.strip().splitlines()[-1])))
     base = rows[0][1]
-    print(f"{'setting':26s} {'ViT step b128':>18s} {'MiniLM blocks step b64':>23s} {'MiniLM encode':>17s} {'nano CLIP step b32':>20s}")
+    print(
+        f"{'setting':26s} {'ViT step b128':>18s} {'MiniLM blocks step b64':>23s} {'MiniLM encode':>17s} {'nano CLIP step b32':>20s}"
+    )
     for label, r in rows:
-        print(f"{label:26s} {r['vit_step_s']:10.3f} s ({base['vit_step_s'] / r['vit_step_s']:.2f}x)"
-              f" {r['text_step_s']:15.3f} s ({base['text_step_s'] / r['text_step_s']:.2f}x)"
-              f" {r['text_infer_per_s']:9.0f}/s ({r['text_infer_per_s'] / base['text_infer_per_s']:.2f}x)"
-              f" {1000 * r['nano_step_s']:10.1f} ms ({base['nano_step_s'] / r['nano_step_s']:.2f}x)")
+        print(
+            f"{label:26s} {r['vit_step_s']:10.3f} s ({base['vit_step_s'] / r['vit_step_s']:.2f}x)"
+            f" {r['text_step_s']:15.3f} s ({base['text_step_s'] / r['text_step_s']:.2f}x)"
+            f" {r['text_infer_per_s']:9.0f}/s ({r['text_infer_per_s'] / base['text_infer_per_s']:.2f}x)"
+            f" {1000 * r['nano_step_s']:10.1f} ms ({base['nano_step_s'] / r['nano_step_s']:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

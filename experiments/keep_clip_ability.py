@@ -47,8 +47,11 @@ def point(settings: RunSettings, label: str) -> dict:
 def meets_criterion(p: dict, full_gain: float) -> bool:
     """The issue's bar: CLIPScore within 5% and zero-shot within 2 points of the base model, with at
     least 70% of the pure PC loss's difference-accuracy gain (means over seeds)."""
-    return (p["clipscore_ratio"]["mean"] >= 0.95 and p["zero_shot_change"]["mean"] >= -0.02
-            and p["difference_gain"]["mean"] >= 0.7 * full_gain)
+    return (
+        p["clipscore_ratio"]["mean"] >= 0.95
+        and p["zero_shot_change"]["mean"] >= -0.02
+        and p["difference_gain"]["mean"] >= 0.7 * full_gain
+    )
 
 
 def main() -> None:
@@ -85,8 +88,15 @@ def main() -> None:
             continue
         x = [p["clipscore_ratio"]["mean"] for p in points]
         y = [p["difference_gain"]["mean"] * 100 for p in points]
-        ax.errorbar(x, y, xerr=[p["clipscore_ratio"]["std"] for p in points], yerr=[p["difference_gain"]["std"] * 100 for p in points],
-                    marker=marker, capsize=3, label=name)
+        ax.errorbar(
+            x,
+            y,
+            xerr=[p["clipscore_ratio"]["std"] for p in points],
+            yerr=[p["difference_gain"]["std"] * 100 for p in points],
+            marker=marker,
+            capsize=3,
+            label=name,
+        )
         for p, xi, yi in zip(points, x, y):
             if name == "WiSE-FT alpha" or p["knob"] > 0:  # the shared pure-PC point is labelled once
                 ax.annotate(f"{p['knob']:g}", (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=8)
@@ -102,8 +112,10 @@ def main() -> None:
     for name, points in series.items():
         for p in points:
             verdict = " <- meets the criterion" if full_gain is not None and meets_criterion(p, full_gain) else ""
-            print(f"{name} {p['knob']:g}: gain {100 * p['difference_gain']['mean']:+.1f} pts, CLIPScore x{p['clipscore_ratio']['mean']:.3f}, "
-                  f"zero-shot {100 * p['zero_shot_change']['mean']:+.1f} pts{verdict}")
+            print(
+                f"{name} {p['knob']:g}: gain {100 * p['difference_gain']['mean']:+.1f} pts, CLIPScore x{p['clipscore_ratio']['mean']:.3f}, "
+                f"zero-shot {100 * p['zero_shot_change']['mean']:+.1f} pts{verdict}"
+            )
 
 
 if __name__ == "__main__":

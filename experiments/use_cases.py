@@ -47,8 +47,9 @@ def visibly_more(name: str, result: np.ndarray, query: np.ndarray) -> np.ndarray
     return result[None, :] > query[:, None]
 
 
-def search_precision(model: DifferenceModel, images: torch.Tensor, sentences: list[str], right: np.ndarray,
-                     k: int = K) -> tuple[float, float, int]:
+def search_precision(
+    model: DifferenceModel, images: torch.Tensor, sentences: list[str], right: np.ndarray, k: int = K
+) -> tuple[float, float, int]:
     """(precision@k, chance, queries) of searching every image against the others with `sentences`;
     right[q, m]: image m differs from query q as the sentences say (never true for m = q)."""
     scores = search_scores(images, model.direction(sentences), images)
@@ -91,9 +92,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--scenes", type=int, default=200, help="held-out scenes ranked and searched")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
-    parser.add_argument("--pairs-per-attribute", type=int, default=EvalSettings().pairs_per_attribute,
-                        help="held-out minimal pairs drawn before the scenes (default: the evaluation's); fewer make "
-                        "a quick check, on other scenes")
+    parser.add_argument(
+        "--pairs-per-attribute",
+        type=int,
+        default=EvalSettings().pairs_per_attribute,
+        help="held-out minimal pairs drawn before the scenes (default: the evaluation's); fewer make "
+        "a quick check, on other scenes",
+    )
     args = parser.parse_args(argv)
 
     # The world the base model was pretrained on (saved in its checkpoint), rendered at each model's input size.
@@ -109,8 +114,10 @@ def main(argv: list[str] | None = None) -> dict:
         model = load(args.model, path, args.device)
         results[label] = use_cases(model, heldout_at(image_size(model.model)), args.scenes)
 
-    print(f"{args.scenes} held-out scenes; rank: Spearman rho with the true value; search: precision@{K} "
-          "(share of the top 5 that differ from the query as the sentence says), mean of more/less")
+    print(
+        f"{args.scenes} held-out scenes; rank: Spearman rho with the true value; search: precision@{K} "
+        "(share of the top 5 that differ from the query as the sentence says), mean of more/less"
+    )
     columns = [f"rank {a}" for a in ATTRIBUTES] + [f"search {a}" for a in ATTRIBUTES]
     print(f"{'model':10s}" + "".join(f"{c:>14s}" for c in columns))
 

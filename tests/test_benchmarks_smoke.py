@@ -11,9 +11,27 @@ BENCHMARK = Path(__file__).parent.parent / "benchmarks" / "gpu_vs_open_clip.py"
 
 def test_gpu_benchmark_smoke_on_cpu():
     result = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--device", "cpu", "--model", "pcclip-vit-nano", "--batch-size", "8",
-         "--steps", "3", "--warmup-steps", "1", "--modes", "eager", "--skip-open-clip"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        [
+            sys.executable,
+            str(BENCHMARK),
+            "--device",
+            "cpu",
+            "--model",
+            "pcclip-vit-nano",
+            "--batch-size",
+            "8",
+            "--steps",
+            "3",
+            "--warmup-steps",
+            "1",
+            "--modes",
+            "eager",
+            "--skip-open-clip",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert result.returncode == 0, result.stderr
     flops = re.search(r"FLOPs per sample, forward \+ backward \(FlopCounterMode\): ([\d.e+-]+) GFLOP", result.stdout)

@@ -17,7 +17,10 @@ def pcclip(*args: str, cache) -> subprocess.CompletedProcess:
     [
         (["run", "--set", "finetune.lrr=1"], "finetune.lrr: unknown key; allowed here: epochs, batch_size"),
         (["run", "--set", "model.name=ViT-Q-99"], "unknown model 'ViT-Q-99'"),
-        (["run", "--set", "model.pretrained=/nowhere/ckpt.safetensors"], "'/nowhere/ckpt.safetensors' for pcclip-vit-t8-minilm is neither a file nor a known tag"),
+        (
+            ["run", "--set", "model.pretrained=/nowhere/ckpt.safetensors"],
+            "'/nowhere/ckpt.safetensors' for pcclip-vit-t8-minilm is neither a file nor a known tag",
+        ),
         (["run", "--config", "/nowhere/run.toml"], "/nowhere/run.toml: file not found"),
         (["run", "--set", "finetune.temperature=-1"], "finetune.temperature: Input should be greater than 0"),
     ],

@@ -52,7 +52,11 @@ def named_first(text: str) -> str:
 @pytest.fixture(scope="module")
 def minimal_pairs():
     rng = np.random.default_rng(7)
-    return [(a, perturb(a, attribute, rng, WORLD), attribute) for attribute in ATTRIBUTES for a in [sample_scene(rng, WORLD) for _ in range(30)]]
+    return [
+        (a, perturb(a, attribute, rng, WORLD), attribute)
+        for attribute in ATTRIBUTES
+        for a in [sample_scene(rng, WORLD) for _ in range(30)]
+    ]
 
 
 # --- the constructions ------------------------------------------------------------------------------
@@ -89,7 +93,9 @@ def test_probe_wording_never_repeats_a_training_sentence(minimal_pairs):
     rng = np.random.default_rng(9)
     for a, b, attribute in minimal_pairs[::6]:
         train = {difference_sentences(a, b, "train", rng)[0].text.lower() for _ in range(200)}
-        probe = {construction_sentence(a, b, attribute, c, rng).text.lower().rstrip(".") for c in CONSTRUCTIONS for _ in range(20)}
+        probe = {
+            construction_sentence(a, b, attribute, c, rng).text.lower().rstrip(".") for c in CONSTRUCTIONS for _ in range(20)
+        }
         assert len(train) > 30 and len(probe) > 20
         assert not train & probe
 

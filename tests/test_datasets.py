@@ -168,8 +168,16 @@ def test_cifar100_fine_and_coarse_labels(tmp_path):
     write_pickle(base / "meta", {"fine_label_names": fine, "coarse_label_names": coarse})
     for split, labels in (("train", [3, 99]), ("test", [42, 7])):
         data = np.zeros((2, 3072), dtype=np.uint8)
-        write_pickle(base / split, {"filenames": ["a", "b"], "batch_label": split, "fine_labels": labels,
-                                     "coarse_labels": [label // 5 for label in labels], "data": data})
+        write_pickle(
+            base / split,
+            {
+                "filenames": ["a", "b"],
+                "batch_label": split,
+                "fine_labels": labels,
+                "coarse_labels": [label // 5 for label in labels],
+                "data": data,
+            },
+        )
     test = load_cifar(tmp_path, "cifar100", "test")
     assert test.labels.tolist() == [42, 7] and test.class_names[42] == "fine42"
     coarse_test = load_cifar(tmp_path, "cifar100", "test", label_kind="coarse")
@@ -195,6 +203,7 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
     class Exploit:
         def __reduce__(self):
             import os
+
             return (os.system, ("echo pwned",))
 
     (tmp_path / "cifar-10-batches-py").mkdir()
@@ -219,8 +228,15 @@ def make_cub(tmp_path):
     write_lines(root / "classes.txt", [f"{i + 1} {name}" for i, name in enumerate(classes)])
     write_lines(root / "image_class_labels.txt", [f"{i} {image_class[i]}" for i in (6, 5, 4, 3, 2, 1)])
     write_lines(root / "train_test_split.txt", [f"{i} {int(i % 2 == 0)}" for i in range(1, 7)])
-    write_lines(tmp_path / "attributes.txt", ["1 has_bill_shape::curved_(up_or_down)", "2 has_size::large_(16_-_32_in)",
-                                              "3 has_size::small_(5_-_9_in)", "4 has_wing_color::black"])
+    write_lines(
+        tmp_path / "attributes.txt",
+        [
+            "1 has_bill_shape::curved_(up_or_down)",
+            "2 has_size::large_(16_-_32_in)",
+            "3 has_size::small_(5_-_9_in)",
+            "4 has_wing_color::black",
+        ],
+    )
     # image i has attribute ((i - 1) % 4) + 1 present, all others absent
     lines = [f"{i} {k} {int(k == (i - 1) % 4 + 1)} 3 1.0" for i in range(1, 7) for k in range(1, 5)]
     lines[5] = lines[5] + " 0"  # an extra sixth field, as on a few official lines
@@ -237,11 +253,19 @@ def test_cub_official_layout(tmp_path):
     assert cub.image_ids.tolist() == [1, 3, 5]
     assert cub.data.labels.tolist() == [0, 1, 2]
     assert cub.data.class_names == ("Black footed Albatross", "Laysan Albatross", "Sooty Albatross")
-    assert [p.name for p in cub.data.images.paths] == ["Black_footed_Albatross_0001.jpg", "Laysan_Albatross_0003.jpg", "Sooty_Albatross_0005.jpg"]
+    assert [p.name for p in cub.data.images.paths] == [
+        "Black_footed_Albatross_0001.jpg",
+        "Laysan_Albatross_0003.jpg",
+        "Sooty_Albatross_0005.jpg",
+    ]
     assert np.abs(cub.data.images.load([1], 8)[0, 0, 0].astype(int) - (120, 0, 0)).max() <= 2  # image 3's colour (JPEG)
     assert cub.attribute_names[1] == "has_size::large_(16_-_32_in)"
     # image 1 -> attribute 1, image 3 -> attribute 3, image 5 -> attribute 1
-    assert cub.image_attributes.tolist() == [[True, False, False, False], [False, False, True, False], [True, False, False, False]]
+    assert cub.image_attributes.tolist() == [
+        [True, False, False, False],
+        [False, False, True, False],
+        [True, False, False, False],
+    ]
     assert cub.class_attributes[2, 2] == 100.0 and cub.class_attributes.shape == (3, 4)
     train = load_cub(root, "train")
     assert train.image_ids.tolist() == [2, 4, 6] and train.data.labels.tolist() == [0, 1, 2]
@@ -313,7 +337,9 @@ def test_awa2_errors_name_the_file(tmp_path):
     with pytest.raises(PcclipError, match=r"predicate-matrix-binary.txt: expected 3 rows \(classes.txt\) x 3 columns"):
         load_awa2(root)
     (root / "predicate-matrix-binary.txt").unlink()
-    with pytest.raises(PcclipError, match="predicate-matrix-binary.txt: file not found; expected the Animals_with_Attributes2 folder"):
+    with pytest.raises(
+        PcclipError, match="predicate-matrix-binary.txt: file not found; expected the Animals_with_Attributes2 folder"
+    ):
         load_awa2(root)
 
 
@@ -325,14 +351,19 @@ def make_coco(tmp_path):
     for image_id in (139, 285, 632):
         write_image(root / "val2017" / f"{image_id:012d}.jpg")
     content = {
-        "info": {}, "licenses": [],
-        "images": [{"id": 632, "file_name": "000000000632.jpg", "height": 8, "width": 8},
-                   {"id": 139, "file_name": "000000000139.jpg", "height": 8, "width": 8},
-                   {"id": 285, "file_name": "000000000285.jpg", "height": 8, "width": 8}],
-        "annotations": [{"image_id": 285, "id": 9, "caption": "A big bear. "},
-                        {"image_id": 139, "id": 4, "caption": "A living room."},
-                        {"image_id": 139, "id": 2, "caption": "A room with a TV."},
-                        {"image_id": 632, "id": 7, "caption": "A bedroom."}],
+        "info": {},
+        "licenses": [],
+        "images": [
+            {"id": 632, "file_name": "000000000632.jpg", "height": 8, "width": 8},
+            {"id": 139, "file_name": "000000000139.jpg", "height": 8, "width": 8},
+            {"id": 285, "file_name": "000000000285.jpg", "height": 8, "width": 8},
+        ],
+        "annotations": [
+            {"image_id": 285, "id": 9, "caption": "A big bear. "},
+            {"image_id": 139, "id": 4, "caption": "A living room."},
+            {"image_id": 139, "id": 2, "caption": "A room with a TV."},
+            {"image_id": 632, "id": 7, "caption": "A bedroom."},
+        ],
     }
     (root / "annotations").mkdir()
     (root / "annotations" / "captions_val2017.json").write_text(json.dumps(content))
@@ -363,8 +394,14 @@ def test_coco_errors(tmp_path):
 
 
 def test_comparatives_from_jsonl_and_csv(tmp_path):
-    jsonl = write_lines(tmp_path / "c.jsonl", [json.dumps({"first": "crab", "second": "lobster", "text": "Crabs are round."}), "",
-                                               json.dumps({"first": "lobster", "second": "crab", "text": "Lobsters are long."})])
+    jsonl = write_lines(
+        tmp_path / "c.jsonl",
+        [
+            json.dumps({"first": "crab", "second": "lobster", "text": "Crabs are round."}),
+            "",
+            json.dumps({"first": "lobster", "second": "crab", "text": "Lobsters are long."}),
+        ],
+    )
     csv_file = write_lines(tmp_path / "c.csv", ["first,second,text", 'crab,lobster,"Crabs are round, lobsters long."'])
     assert [c.first for c in read_comparatives(jsonl)] == ["crab", "lobster"]
     assert read_comparatives(csv_file)[0].text == "Crabs are round, lobsters long."
@@ -375,7 +412,9 @@ def test_comparatives_from_jsonl_and_csv(tmp_path):
 
 
 def test_comparative_file_errors(tmp_path):
-    bad = write_lines(tmp_path / "bad.jsonl", [json.dumps({"first": "crab", "second": "lobster", "text": "x"}), json.dumps({"first": "crab"})])
+    bad = write_lines(
+        tmp_path / "bad.jsonl", [json.dumps({"first": "crab", "second": "lobster", "text": "x"}), json.dumps({"first": "crab"})]
+    )
     with pytest.raises(PcclipError, match="bad.jsonl: line 2: needs non-empty strings"):
         read_comparatives(bad)
     header = write_lines(tmp_path / "h.csv", ["a,b,text", "crab,lobster,x"])

@@ -17,7 +17,9 @@ def data() -> PairData:
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, size=(10, 32, 32, 3), dtype=np.uint8)
     pairs = [(i, (i + 3) % 10) for i in range(8)]
-    sentences = [f"the first image has {w} objects" for w in ("more", "fewer", "larger", "smaller", "red", "blue", "left", "right")]
+    sentences = [
+        f"the first image has {w} objects" for w in ("more", "fewer", "larger", "smaller", "red", "blue", "left", "right")
+    ]
     captions = [f"scene number {i}" for i in range(10)]
     return PairData(images, pairs, sentences, captions)
 

@@ -171,14 +171,21 @@ def test_comparative_prompting_on_the_world_uses_the_papers_update(heldout):
     h = heldout
     emb = crafted_embeddings(h)
     task = h.zero_shot["shape"]
-    emb.texts["comparatives/shape"] = F.normalize(torch.randn(len(task.comparative_texts), 24, generator=torch.Generator().manual_seed(1)), dim=-1)
+    emb.texts["comparatives/shape"] = F.normalize(
+        torch.randn(len(task.comparative_texts), 24, generator=torch.Generator().manual_seed(1)), dim=-1
+    )
     m = evaluate_embeddings(emb, h)
     classes = class_embeddings(emb.texts["prompts/shape"].view(8, -1, 24))
     # 'nearest' with 3 neighbours: crafted class axes are orthogonal, all similarities tie -> the 3 lowest indices
     pairs = {(a, c) for c in range(8) for a in [x for x in range(8) if x != c][:3]}
     keep = torch.tensor([(a, c) in pairs for a, c in zip(task.comparative_first.tolist(), task.comparative_second.tolist())])
-    updated = comparative_class_embeddings(classes, torch.from_numpy(task.comparative_first)[keep], torch.from_numpy(task.comparative_second)[keep],
-                                           emb.texts["comparatives/shape"][keep], TINY.comparative_alpha)
+    updated = comparative_class_embeddings(
+        classes,
+        torch.from_numpy(task.comparative_first)[keep],
+        torch.from_numpy(task.comparative_second)[keep],
+        emb.texts["comparatives/shape"][keep],
+        TINY.comparative_alpha,
+    )
     expected = zero_shot_credit(emb.images[task.image_index], torch.from_numpy(task.labels), updated).mean().item()
     assert m["comparative_zero_shot_accuracy_by_task"]["shape"] == expected
 
@@ -187,7 +194,14 @@ def test_each_metric_group_is_timed(heldout):
     seconds = {}
     evaluate_embeddings(crafted_embeddings(heldout), heldout, seconds)
     assert set(seconds) == {
-        "class embeddings", "difference", "constructions", "zero-shot", "comparative prompting", "captions", "ranking", "analogy"
+        "class embeddings",
+        "difference",
+        "constructions",
+        "zero-shot",
+        "comparative prompting",
+        "captions",
+        "ranking",
+        "analogy",
     }
 
 
@@ -250,7 +264,10 @@ def test_attribute_direction_on_awa2(tmp_path):
     m = evaluate_attribute(*args, big, *texts, pairs=50, resamples=200, image_embeddings=images)
     assert m["difference_accuracy"] == 1.0 and m["difference_accuracy_ci"] == [1.0, 1.0]
     # scores along E0 - E1: mice tie at -1, the grizzly just below the elephant; hand-computed:
-    assert m["ranking"]["comparative"] == {"spearman": pytest.approx(4 / math.sqrt(18)), "kendall": pytest.approx(4 / math.sqrt(20))}
+    assert m["ranking"]["comparative"] == {
+        "spearman": pytest.approx(4 / math.sqrt(18)),
+        "kendall": pytest.approx(4 / math.sqrt(20)),
+    }
     assert m["ranking"]["contrast"] == m["ranking"]["comparative"] == m["ranking"]["comparative_minus_reversed"]
     swapped = evaluate_attribute(*args, awa.image_values("small"), *texts, pairs=50, resamples=200, image_embeddings=images)
     assert swapped["difference_accuracy"] == 0.0
@@ -268,16 +285,22 @@ def test_zero_shot_and_comparative_prompting_on_labelled_images():
     assert m["zero_shot_accuracy"] == 1.0 and m["zero_shot_top5_accuracy"] == 1.0
     assert m["zero_shot_per_class_accuracy"] == {"cat": 1.0, "dog": 1.0, "fox": 1.0}
     comparatives = [Comparative("dog", "fox", "Dogs are rounder than foxes.")]
-    m = evaluate_classification(model, model.tokenizer, data, (template,), comparatives, alpha=0.5, pairs="all", image_embeddings=images)
+    m = evaluate_classification(
+        model, model.tokenizer, data, (template,), comparatives, alpha=0.5, pairs="all", image_embeddings=images
+    )
     classes = E[:3]
-    updated = comparative_class_embeddings(classes, torch.tensor([1]), torch.tensor([2]), F.normalize((E[1] - E[2])[None], dim=-1), 0.5)
+    updated = comparative_class_embeddings(
+        classes, torch.tensor([1]), torch.tensor([2]), F.normalize((E[1] - E[2])[None], dim=-1), 0.5
+    )
     expected = zero_shot_credit(images, torch.tensor([0, 1, 2]), updated).mean().item()
     assert m["comparative_zero_shot_accuracy"] == expected
 
 
 def test_captions_on_a_captioned_dataset():
     model = LookupCLIP({"a cat": E[0], "a kitten": F.normalize(E[0] + E[3], dim=0), "a dog": E[1]})
-    data = CaptionedImages(ImageArray(np.zeros((2, 4, 4, 3), dtype=np.uint8)), ["a cat", "a kitten", "a dog"], np.array([0, 0, 1]))
+    data = CaptionedImages(
+        ImageArray(np.zeros((2, 4, 4, 3), dtype=np.uint8)), ["a cat", "a kitten", "a dog"], np.array([0, 0, 1])
+    )
     m = evaluate_captions(model, model.tokenizer, data, image_embeddings=E[:2])
     assert m["clipscore"] == pytest.approx(2.5 * (1 + 2**-0.5 + 1) / 3)
     assert m["retrieval"] == {"image_to_text_r1": 1.0, "text_to_image_r1": 1.0}
@@ -291,7 +314,12 @@ def test_real_data_from_files_through_a_real_model(tmp_path):
         for i in range(2):
             write_image(tmp_path / "folder" / name / f"{i}.png", colour, size=(40, 30))
     m = evaluate_classification(model, tokenizer, load_image_folder(tmp_path / "folder"), IMAGENET_TEMPLATES[:3])
-    assert set(m) == {"zero_shot_accuracy", "zero_shot_top5_accuracy", "zero_shot_worst_class_accuracy", "zero_shot_per_class_accuracy"}
+    assert set(m) == {
+        "zero_shot_accuracy",
+        "zero_shot_top5_accuracy",
+        "zero_shot_worst_class_accuracy",
+        "zero_shot_per_class_accuracy",
+    }
     assert m["zero_shot_top5_accuracy"] == 1.0  # two classes
     coco = load_coco_captions(make_coco(tmp_path))
     m = evaluate_captions(model, tokenizer, coco)

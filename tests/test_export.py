@@ -71,8 +71,19 @@ def test_plain_open_clip_loads_the_export_and_embeds_as_pcclip(name, tmp_path, c
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     result = subprocess.run(
-        [sys.executable, "-c", PLAIN_OPEN_CLIP, str(out), ",".join(map(str, images)), json.dumps(TEXTS), str(tmp_path / "expected.npy")],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            PLAIN_OPEN_CLIP,
+            str(out),
+            ",".join(map(str, images)),
+            json.dumps(TEXTS),
+            str(tmp_path / "expected.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     max_abs_diff = float(result.stdout.split()[-1])
@@ -82,10 +93,15 @@ def test_plain_open_clip_loads_the_export_and_embeds_as_pcclip(name, tmp_path, c
 
 def test_model_card_holds_settings_and_the_checkpoints_metrics(tmp_path, capsys):
     checkpoint = nano_checkpoint(tmp_path / "model.safetensors", settings={"seed": 1, "generator": "oracle"})
-    results = {"results": {"base": {"difference_accuracy": 0.5}, "pc_clip": {
-        "0": {"difference_accuracy": 0.6, "clipscore": 1.1},
-        "1": {"difference_accuracy": 0.7, "clipscore": 1.2, "retrieval": {"image_to_text_r1": 0.05}},
-    }}}
+    results = {
+        "results": {
+            "base": {"difference_accuracy": 0.5},
+            "pc_clip": {
+                "0": {"difference_accuracy": 0.6, "clipscore": 1.1},
+                "1": {"difference_accuracy": 0.7, "clipscore": 1.2, "retrieval": {"image_to_text_r1": 0.05}},
+            },
+        }
+    }
     metrics = tmp_path / "results.json"
     metrics.write_text(json.dumps(results))
     out = tmp_path / "export"
@@ -104,7 +120,8 @@ def test_export_errors_are_one_line(tmp_path, capsys):
     metrics = tmp_path / "results.json"
     metrics.write_text(json.dumps({"results": {"base": {}, "pc_clip": {"0": {}}}}))
     assert main(["export", str(checkpoint), str(tmp_path / "out"), "--metrics", str(metrics)]) == 2
-    assert capsys.readouterr().err == (f"pcclip: error: {metrics}: no PC-CLIP result for seed 3, the checkpoint's; "
-                                       "give that run's results.json\n")
+    assert capsys.readouterr().err == (
+        f"pcclip: error: {metrics}: no PC-CLIP result for seed 3, the checkpoint's; give that run's results.json\n"
+    )
     assert main(["export", str(tmp_path / "missing.safetensors"), str(tmp_path / "out")]) == 2
     assert "missing.safetensors: checkpoint not found" in capsys.readouterr().err

@@ -53,7 +53,11 @@ def test_select_trainable_counts_and_names():
 
 @pytest.mark.parametrize(
     "choice, prefixes",
-    [("text-blocks", {"transformer.resblocks."}), ("image", {"visual."}), ("both", {"visual.", "transformer.", "token_embedding", "positional_embedding", "ln_final", "text_projection"})],
+    [
+        ("text-blocks", {"transformer.resblocks."}),
+        ("image", {"visual."}),
+        ("both", {"visual.", "transformer.", "token_embedding", "positional_embedding", "ln_final", "text_projection"}),
+    ],
 )
 def test_each_choice_trains_only_its_parameters_and_lowers_the_loss(choice, prefixes, tiny_data):
     model, tokenizer = fresh_model()
@@ -68,10 +72,19 @@ def test_each_choice_trains_only_its_parameters_and_lowers_the_loss(choice, pref
 
 def test_mse_variant_and_learned_temperature_train(tiny_data):
     model, tokenizer = fresh_model()
-    mse = finetune_pc(model, tokenizer, tiny_data, FinetuneSettings(trainable="text", loss="mse", epochs=30, batch_size=6, lr=3e-3, warmup_steps=0), seed=0, **QUIET)
+    mse = finetune_pc(
+        model,
+        tokenizer,
+        tiny_data,
+        FinetuneSettings(trainable="text", loss="mse", epochs=30, batch_size=6, lr=3e-3, warmup_steps=0),
+        seed=0,
+        **QUIET,
+    )
     assert mse[-1] < mse[0]
     model, tokenizer = fresh_model()
-    settings = FinetuneSettings(trainable="text", learn_temperature=True, temperature=0.5, epochs=5, batch_size=6, lr=1e-2, warmup_steps=0)
+    settings = FinetuneSettings(
+        trainable="text", learn_temperature=True, temperature=0.5, epochs=5, batch_size=6, lr=1e-2, warmup_steps=0
+    )
     seen, logged = [], []
     finetune_pc(model, tokenizer, tiny_data, settings, seed=0, after_step=seen.append, log=logged.append)
     assert seen == list(range(5))
@@ -85,7 +98,13 @@ def test_caption_loss_needs_captions(tiny_data):
     with pytest.raises(PcclipError, match="caption for every training image"):
         finetune_pc(model, tokenizer, no_captions, FinetuneSettings(caption_loss_weight=0.5), seed=0, **QUIET)
     plain = finetune_pc(*fresh_model(), tiny_data, FinetuneSettings(trainable="text", epochs=2, batch_size=6), seed=0, **QUIET)
-    mixed = finetune_pc(*fresh_model(), tiny_data, FinetuneSettings(trainable="text", epochs=2, batch_size=6, caption_loss_weight=0.5), seed=0, **QUIET)
+    mixed = finetune_pc(
+        *fresh_model(),
+        tiny_data,
+        FinetuneSettings(trainable="text", epochs=2, batch_size=6, caption_loss_weight=0.5),
+        seed=0,
+        **QUIET,
+    )
     assert mixed[0] > plain[0]  # the caption term adds a positive loss on the same first batch
 
 
@@ -158,10 +177,18 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_state(tmp_path):
         return loss * float("nan") if len(snapshots) == 3 else loss  # the 4th step (step 3) goes bad
 
     state = tmp_path / "run.state.pt"
-    with pytest.raises(PcclipError, match=r"toy: the loss is nan .* at step 3; stopped before updating the weights\. .*kept in .*run\.state\.pt"):
+    with pytest.raises(
+        PcclipError, match=r"toy: the loss is nan .* at step 3; stopped before updating the weights\. .*kept in .*run\.state\.pt"
+    ):
         train_loop(
-            module, lambda start: epoch_batches(8, 2, 2, 0, start), compute_loss, OptimSettings(lr=0.1, batch_size=2, epochs=2),
-            n_items=8, desc="toy", state_path=state, after_step=lambda step: snapshots.append(copy_state(module)),
+            module,
+            lambda start: epoch_batches(8, 2, 2, 0, start),
+            compute_loss,
+            OptimSettings(lr=0.1, batch_size=2, epochs=2),
+            n_items=8,
+            desc="toy",
+            state_path=state,
+            after_step=lambda step: snapshots.append(copy_state(module)),
         )
     assert all(torch.isfinite(p).all() for p in module.parameters())
     assert all(torch.equal(v, snapshots[-1][k]) for k, v in module.state_dict().items())  # the bad step changed nothing

@@ -40,7 +40,11 @@ warmup_steps = 0
 
 def pcclip(*args: str, launcher: tuple[str, ...] = (), env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, *launcher, "-m", "pcclip", *args], capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+        [sys.executable, *launcher, "-m", "pcclip", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -51,7 +55,9 @@ def checkpoint_paths(stdout: str) -> list[str]:
 def finetune_twice(config, tmp_path, *args: str, launcher: tuple[str, ...] = (), env: dict[str, str] | None = None):
     """(single-process CPU checkpoint, the one `args` / `launcher` make, base): both finetunes start from
     the same base model (copied, not pretrained again) and each has a cache of its own."""
-    alone = pcclip("finetune", str(config), "--device", "cpu", "--set", f"cache_dir={tmp_path / 'alone'}", "--output", str(tmp_path / "out"))
+    alone = pcclip(
+        "finetune", str(config), "--device", "cpu", "--set", f"cache_dir={tmp_path / 'alone'}", "--output", str(tmp_path / "out")
+    )
     assert alone.returncode == 0, alone.stderr
     [first] = checkpoint_paths(alone.stdout)
     for base in (tmp_path / "alone").glob("pretrain/*/base-*.safetensors"):
@@ -59,8 +65,15 @@ def finetune_twice(config, tmp_path, *args: str, launcher: tuple[str, ...] = (),
         shared_base.mkdir(parents=True)
         shutil.copy(base, shared_base)
     other = pcclip(
-        "finetune", str(config), *args, "--set", f"cache_dir={tmp_path / 'other'}", "--output", str(tmp_path / "out"),
-        launcher=launcher, env=env,
+        "finetune",
+        str(config),
+        *args,
+        "--set",
+        f"cache_dir={tmp_path / 'other'}",
+        "--output",
+        str(tmp_path / "out"),
+        launcher=launcher,
+        env=env,
     )
     assert other.returncode == 0, other.stderr
     assert "base model saved" not in other.stdout
@@ -75,11 +88,13 @@ def max_difference(one: dict, two: dict) -> float:
     """Largest absolute difference between two state dicts, attention key biases aside: they have no
     true gradient (softmax ignores a shift shared by all keys), so Adam turns their float-rounding
     noise into lr-sized steps that differ with summation order; query and value biases are compared."""
+
     def comparable(name: str, tensor: torch.Tensor) -> torch.Tensor:
         if name.endswith("attn.in_proj_bias"):
             query, _, value = tensor.chunk(3)
             return torch.cat([query, value])
         return tensor
+
     return max((comparable(k, one[k]) - comparable(k, two[k])).abs().max().item() for k in one)
 
 
@@ -123,7 +138,14 @@ def test_under_torchrun_rank_zero_pretrains_the_base_alone(config, tmp_path):
     # From a cold cache rank 0 pretrains while rank 1 waits at a barrier: pretraining must not wait
     # for rank 1 in a gradient all-reduce (it did, and both hung).
     result = pcclip(
-        "finetune", str(config), "--device", "cpu", "--set", f"cache_dir={tmp_path / 'cache'}", "--output", str(tmp_path / "out"),
+        "finetune",
+        str(config),
+        "--device",
+        "cpu",
+        "--set",
+        f"cache_dir={tmp_path / 'cache'}",
+        "--output",
+        str(tmp_path / "out"),
         launcher=("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"),
     )
     assert result.returncode == 0, result.stderr

@@ -49,8 +49,20 @@ def test_pairs_generate_filter_score(ok, tmp_path):
     score = ok("score", "records.jsonl", "pairs.jsonl")
     assert score.startswith("agreement on 20 sentences: names a real difference")
     record = json.loads((tmp_path / "records.jsonl").read_text().splitlines()[0])
-    assert {"pair_id", "caption_a", "prompt", "raw", "cleaned", "backend", "model", "settings", "created", "status",
-            "kept", "rule"} <= set(record)
+    assert {
+        "pair_id",
+        "caption_a",
+        "prompt",
+        "raw",
+        "cleaned",
+        "backend",
+        "model",
+        "settings",
+        "created",
+        "status",
+        "kept",
+        "rule",
+    } <= set(record)
 
 
 def test_shards_merge_and_export(ok):
@@ -59,7 +71,8 @@ def test_shards_merge_and_export(ok):
         out = ok("generate", "pairs.jsonl", "--store", f"shard{i}.sqlite", "--shard", f"{i}/2", "--quiet")
         assert f"(shard {i}/2)" in out
     assert ok("store", "merge", "shard0.sqlite", "shard1.sqlite", "--into", "all.sqlite") == (
-        "all.sqlite: 30 completed, 0 failed\n")
+        "all.sqlite: 30 completed, 0 failed\n"
+    )
     assert ok("store", "export", "all.sqlite", "all.jsonl") == "30 records -> all.jsonl\n"
 
 
@@ -71,8 +84,10 @@ def test_shards_merge_and_export(ok):
         (["generate", "pairs.jsonl", "--store", "s.sqlite", "--set", "backend.backend=gpt"], "expected tags: 'oracle'"),
         (["generate", "items.jsonl", "--store", "s.sqlite"], "line 1: not a pair"),
         (["generate", "plain.jsonl", "--store", "s.sqlite"], "needs world attributes, and pair 'a>b' has none"),
-        (["generate", "plain.jsonl", "--store", "s.sqlite", "--set", "backend.backend=vllm", "--set", "backend.model=m"],
-         "needs vLLM, which is not installed"),
+        (
+            ["generate", "plain.jsonl", "--store", "s.sqlite", "--set", "backend.backend=vllm", "--set", "backend.model=m"],
+            "needs vLLM, which is not installed",
+        ),
         (["pairs", "--items", "items.jsonl", "--pairs", "5", "-o", "x.jsonl"], "asked for 5 pairs, but 2 items make 2"),
         (["pairs", "--items", "items.jsonl", "--minimal", "-o", "x.jsonl"], "--minimal builds world pairs"),
         (["score", "plain.jsonl", "plain.jsonl"], "not a generation record"),
@@ -89,6 +104,12 @@ def test_mistakes_are_one_line(args, message, pcclip, ok, tmp_path):
 
 def test_the_installed_command_prints_one_line_not_a_traceback(tmp_path):
     env = {**os.environ, "PCCLIP_CACHE": str(tmp_path / "cache")}
-    result = subprocess.run([sys.executable, "-m", "pcclip", "generate", "missing.jsonl", "--store", "s.sqlite"],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "pcclip", "generate", "missing.jsonl", "--store", "s.sqlite"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode == 2 and result.stderr == "pcclip: error: missing.jsonl: file not found\n"

@@ -106,8 +106,9 @@ def test_the_default_mix_draws_every_kind_in_its_share():
 
 
 def test_through_the_store_and_the_settings_file(tmp_path, world_pairs):
-    settings = load_generation_settings(None, ["backend.backend=degraded-oracle", "backend.error_rate=0.5",
-                                               'backend.error_mix={reversed = 2, vague = 2}'])
+    settings = load_generation_settings(
+        None, ["backend.backend=degraded-oracle", "backend.error_rate=0.5", "backend.error_mix={reversed = 2, vague = 2}"]
+    )
     assert settings.backend.error_mix == {"reversed": 0.5, "wrong_attribute": 0.0, "vague": 0.5, "off_topic": 0.0}
     records = generate(world_pairs[:40], settings, tmp_path / "gen.sqlite")
     assert [r.raw for r in records] == texts(world_pairs[:40], error_rate=0.5, error_mix={"reversed": 1, "vague": 1})
@@ -117,13 +118,14 @@ def test_through_the_store_and_the_settings_file(tmp_path, world_pairs):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("backend.error_mix={reversd = 1}",
-         "unknown error kind 'reversd'; the kinds are reversed, wrong_attribute, vague, off_topic"),
+        (
+            "backend.error_mix={reversd = 1}",
+            "unknown error kind 'reversd'; the kinds are reversed, wrong_attribute, vague, off_topic",
+        ),
         ("backend.error_mix={vague = -1, reversed = 2}", "the weight of 'vague' is -1.0; weights must be >= 0"),
         ("backend.error_mix={vague = 0}", "the weights sum to 0; give at least one error kind a positive weight"),
         ("backend.error_rate=1.5", r"error_rate: Input should be less than or equal to 1"),
-        ("backend.errorrate=0.5",
-         "unknown key 'errorrate' for the degraded-oracle back end; allowed: backend, error_rate"),
+        ("backend.errorrate=0.5", "unknown key 'errorrate' for the degraded-oracle back end; allowed: backend, error_rate"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(override, message):

@@ -39,10 +39,25 @@ def test_each_edit(name, text, expected):
 @pytest.mark.parametrize(
     "name, fires, passes",
     [
-        ("code-or-web", ["see https://example.com", "use ```python", "a <div> tag", "x = {1}", "call np.array(x)",
-                         "def f(x): return x", "if a == b", "line\\nbreak"], [LONG, "the (small) circle"]),
-        ("repetition", ["the red the red the red circle", "very very very big", "a b a b a b a b a b a b a b"],
-                       [LONG, "the red circle and the blue circle"]),
+        (
+            "code-or-web",
+            [
+                "see https://example.com",
+                "use ```python",
+                "a <div> tag",
+                "x = {1}",
+                "call np.array(x)",
+                "def f(x): return x",
+                "if a == b",
+                "line\\nbreak",
+            ],
+            [LONG, "the (small) circle"],
+        ),
+        (
+            "repetition",
+            ["the red the red the red circle", "very very very big", "a b a b a b a b a b a b a b"],
+            [LONG, "the red circle and the blue circle"],
+        ),
         ("non-ascii", ["the first is caf\u00e9 coloured", "a \u2013 dash"], [LONG]),
         ("asterisk", ["**bold** answer", "a * b"], [LONG]),
         ("too-short", ["The first is red.", "x" * 59], [LONG, "x" * 60]),
@@ -72,15 +87,35 @@ def test_min_chars_is_a_setting():
 
 def record(raw, status="ok", pair="p"):
     return GenerationRecord(
-        key="k", pair_id=pair, id_a="a", id_b="b", caption_a="x", caption_b="y", prompt="q", backend="rule",
-        model="m", settings={}, settings_hash="h", status=status, reason=None if status == "ok" else "HTTP 500",
-        raw=raw, cleaned=None, kept=None, rule=None, created="2026-01-01T00:00:00+00:00",
+        key="k",
+        pair_id=pair,
+        id_a="a",
+        id_b="b",
+        caption_a="x",
+        caption_b="y",
+        prompt="q",
+        backend="rule",
+        model="m",
+        settings={},
+        settings_hash="h",
+        status=status,
+        reason=None if status == "ok" else "HTTP 500",
+        raw=raw,
+        cleaned=None,
+        kept=None,
+        rule=None,
+        created="2026-01-01T00:00:00+00:00",
     )
 
 
 def test_report_counts_removals_per_rule_and_skips_failures():
-    records = [record(LONG), record(LONG + "\nNote: x"), record("too short"), record("caf\u00e9 " + LONG),
-               record(None, status="failed")]
+    records = [
+        record(LONG),
+        record(LONG + "\nNote: x"),
+        record("too short"),
+        record("caf\u00e9 " + LONG),
+        record(None, status="failed"),
+    ]
     kept, report = apply_filter(records)
     assert [r.cleaned for r in kept] == [LONG, LONG]
     assert all(r.kept and r.rule is None for r in kept)

@@ -27,8 +27,16 @@ def pairs_of(n: int):
 
 
 def http(server: MockOpenAIServer, style="chat", **backend) -> GenerationSettings:
-    settings = {"backend": "openai", "base_url": server.url, "model": "mock-1", "concurrency": 8, "timeout_s": 0.5,
-                "max_retries": 3, "backoff_s": 0.01, **backend}
+    settings = {
+        "backend": "openai",
+        "base_url": server.url,
+        "model": "mock-1",
+        "concurrency": 8,
+        "timeout_s": 0.5,
+        "max_retries": 3,
+        "backoff_s": 0.01,
+        **backend,
+    }
     return GenerationSettings.model_validate({"backend": settings, "prompt": {"style": style}})
 
 
@@ -116,7 +124,7 @@ def test_non_retryable_errors_fail_at_once(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "wrong-key")
     with MockOpenAIServer(api_key=KEY) as server:
         [record] = generate(pairs_of(1), http(server), tmp_path / "s.sqlite")
-    assert record.reason == "HTTP 401: {\"error\": {\"message\": \"invalid api key\"}}"
+    assert record.reason == 'HTTP 401: {"error": {"message": "invalid api key"}}'
     assert sum(server.requests.values()) == 1
 
 
@@ -129,8 +137,9 @@ def test_unreachable_server_fails_with_reason(tmp_path):
 
 
 def _cli(*args, env):
-    return subprocess.Popen([sys.executable, "-m", "pcclip", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pcclip", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _env(tmp_path, **extra):
@@ -142,9 +151,21 @@ def test_kill_9_mid_run_loses_nothing_and_asks_nothing_twice(tmp_path):
     save_pairs(pairs, tmp_path / "pairs.jsonl")
     store = tmp_path / "s.sqlite"
     with MockOpenAIServer(latency_s=0.05) as server:
-        args = ["generate", str(tmp_path / "pairs.jsonl"), "--store", str(store), "--quiet",
-                "--set", "backend.backend=openai", "--set", f"backend.base_url={server.url}",
-                "--set", "backend.model=mock-1", "--set", "backend.concurrency=4"]
+        args = [
+            "generate",
+            str(tmp_path / "pairs.jsonl"),
+            "--store",
+            str(store),
+            "--quiet",
+            "--set",
+            "backend.backend=openai",
+            "--set",
+            f"backend.base_url={server.url}",
+            "--set",
+            "backend.model=mock-1",
+            "--set",
+            "backend.concurrency=4",
+        ]
         process = _cli(*args, env=_env(tmp_path))
         deadline = time.monotonic() + 60
         while _ok_rows(store) < 40:
@@ -183,10 +204,25 @@ def test_api_key_never_written_or_printed(tmp_path):
     save_pairs(pairs, tmp_path / "pairs.jsonl")
     store, out_file = tmp_path / "s.sqlite", tmp_path / "records.jsonl"
     with MockOpenAIServer(api_key=KEY, fault_rate=0.3, faults=("500", "malformed")) as server:
-        process = _cli("generate", str(tmp_path / "pairs.jsonl"), "--store", str(store), "-o", str(out_file),
-                       "--set", "backend.backend=openai", "--set", f"backend.base_url={server.url}",
-                       "--set", "backend.model=mock-1", "--set", "backend.max_retries=0",
-                       "--set", "backend.api_key_env=MY_SECRET_KEY", env=_env(tmp_path, MY_SECRET_KEY=KEY))
+        process = _cli(
+            "generate",
+            str(tmp_path / "pairs.jsonl"),
+            "--store",
+            str(store),
+            "-o",
+            str(out_file),
+            "--set",
+            "backend.backend=openai",
+            "--set",
+            f"backend.base_url={server.url}",
+            "--set",
+            "backend.model=mock-1",
+            "--set",
+            "backend.max_retries=0",
+            "--set",
+            "backend.api_key_env=MY_SECRET_KEY",
+            env=_env(tmp_path, MY_SECRET_KEY=KEY),
+        )
         out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert f"Authorization: Bearer {KEY}" in server.headers_seen  # it was sent...

@@ -14,8 +14,20 @@ from pcclip.world.scene import ATTRIBUTES, Scene, WorldConfig, perturb, sample_s
 from test_generate_filters import record
 
 # Two small red circles on the left, vertically centred.
-A = Scene(shape="circle", colour="red", size=0.07, count=2, x=0.2, y=0.5, centres=((0.2, 0.4), (0.2, 0.6)),
-          rgb=(215, 35, 35), background=(140, 140, 140), rotation=0.0, noise=0.0, noise_seed=0)
+A = Scene(
+    shape="circle",
+    colour="red",
+    size=0.07,
+    count=2,
+    x=0.2,
+    y=0.5,
+    centres=((0.2, 0.4), (0.2, 0.6)),
+    rgb=(215, 35, 35),
+    background=(140, 140, 140),
+    rotation=0.0,
+    noise=0.0,
+    noise_seed=0,
+)
 B = {
     "colour": replace(A, colour="blue"),
     "size": replace(A, size=0.14),

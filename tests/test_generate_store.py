@@ -17,8 +17,8 @@ def test_store_is_wal_and_upserts_by_key_and_pair(tmp_path):
     path = tmp_path / "s.sqlite"
     with Store(path) as store:
         store.put([record(None, status="failed")])
-        store.put([record(LONG)])                      # success replaces a failure
-        store.put([record(None, status="failed")])     # a failure never replaces a success
+        store.put([record(LONG)])  # success replaces a failure
+        store.put([record(None, status="failed")])  # a failure never replaces a success
         store.put([replace(record(LONG), pair_id="q")])
         assert store.counts() == {"ok": 2}
         assert store.get([("k", "p")])["k", "p"].attempts == 2  # the ignored failure is not counted
@@ -73,8 +73,9 @@ def test_key_changes_with_output_settings_only(tmp_path):
     pairs = world_minimal_pairs(4, seed=0)
     base = generate(pairs, oracle(), tmp_path / "s.sqlite")
     other_filter = generate(pairs, oracle(min_chars=10), tmp_path / "s.sqlite")
-    other_seed = generate(pairs, GenerationSettings.model_validate({"backend": {"backend": "oracle", "seed": 1}}),
-                          tmp_path / "s.sqlite")
+    other_seed = generate(
+        pairs, GenerationSettings.model_validate({"backend": {"backend": "oracle", "seed": 1}}), tmp_path / "s.sqlite"
+    )
     assert [r.key for r in base] == [r.key for r in other_filter]
     assert not {r.key for r in base} & {r.key for r in other_seed}
 

@@ -214,11 +214,12 @@ def test_compare_command_lists_sentences_best_first(capsys, folder, checkpoint):
 @pytest.mark.parametrize("suffix", [".csv", ".json"])
 def test_rank_command_prints_and_writes_the_ranking(capsys, folder, checkpoint, tmp_path, suffix):
     output = tmp_path / f"ranking{suffix}"
-    code, out, _ = run_cli(capsys, "rank", folder, "--by", "larger", "--less", "smaller", "-o", output,
-                           "--pretrained", checkpoint, "--device", "cpu")
+    code, out, _ = run_cli(
+        capsys, "rank", folder, "--by", "larger", "--less", "smaller", "-o", output, "--pretrained", checkpoint, "--device", "cpu"
+    )
     assert code == 0
     ranked = pcclip.load(pretrained=checkpoint, device="cpu").rank(folder, more="larger", less="smaller")
-    table = out.splitlines()[1:1 + len(ranked)]
+    table = out.splitlines()[1 : 1 + len(ranked)]
     assert [line.split()[2] for line in table] == [str(r.item) for r in ranked]
     if suffix == ".json":
         rows = json.loads(output.read_text())
@@ -232,8 +233,9 @@ def test_rank_command_prints_and_writes_the_ranking(capsys, folder, checkpoint, 
 
 def test_search_command_returns_k_results_without_the_query(capsys, folder, checkpoint):
     query = folder / "img3.png"
-    code, out, _ = run_cli(capsys, "search", query, "there are more shapes", folder, "-k", "2",
-                           "--pretrained", checkpoint, "--device", "cpu")
+    code, out, _ = run_cli(
+        capsys, "search", query, "there are more shapes", folder, "-k", "2", "--pretrained", checkpoint, "--device", "cpu"
+    )
     assert code == 0
     rows = out.splitlines()[1:]
     assert len(rows) == 2 and str(query) not in out
@@ -269,10 +271,13 @@ def test_an_empty_sentence_is_one_line(capsys, folder, checkpoint):
 def test_a_checkpoint_of_another_architecture_is_one_line(capsys, folder, checkpoint, tmp_path):
     args = ("rank", folder, "--by", "larger", "--model", "pcclip-vit-t8-minilm", "--pretrained")
     code, _, err = run_cli(capsys, *args, checkpoint)
-    assert code == 2 and err == (f"pcclip: error: {checkpoint}: a checkpoint of pcclip-vit-nano, not pcclip-vit-t8-minilm; "
-                                 "pass --model pcclip-vit-nano (or leave it out)\n")
+    assert code == 2 and err == (
+        f"pcclip: error: {checkpoint}: a checkpoint of pcclip-vit-nano, not pcclip-vit-t8-minilm; "
+        "pass --model pcclip-vit-nano (or leave it out)\n"
+    )
     # without pcclip's metadata, the weights themselves do not fit
     from safetensors.torch import load_file, save_file
+
     bare = tmp_path / "bare.safetensors"
     save_file(load_file(checkpoint), bare)
     code, _, err = run_cli(capsys, *args, bare)
@@ -282,6 +287,7 @@ def test_a_checkpoint_of_another_architecture_is_one_line(capsys, folder, checkp
 
 def test_a_checkpoint_without_architecture_needs_model(capsys, folder, tmp_path):
     from safetensors.torch import save_file
+
     bare = tmp_path / "bare.safetensors"
     save_file({"w": torch.zeros(1)}, bare)
     code, _, err = run_cli(capsys, "rank", folder, "--by", "larger", "--pretrained", bare)
@@ -296,8 +302,20 @@ def test_use_cases_script_runs_on_tiny_checkpoints(checkpoint, tmp_path, capsys)
         sys.path.pop(0)
     torch.manual_seed(1)
     other = save_checkpoint(create_model("pcclip-vit-nano")[0], tmp_path / "other.safetensors", "pcclip-vit-nano", {"seed": 1})
-    results = use_cases.main([str(checkpoint), str(other), "--scenes", "40", "--pairs-per-attribute", "1",
-                              "--device", "cpu", "--json", str(tmp_path / "uses.json")])
+    results = use_cases.main(
+        [
+            str(checkpoint),
+            str(other),
+            "--scenes",
+            "40",
+            "--pairs-per-attribute",
+            "1",
+            "--device",
+            "cpu",
+            "--json",
+            str(tmp_path / "uses.json"),
+        ]
+    )
     out = capsys.readouterr().out
     assert {"base", "PC-CLIP", "chance"} <= {line.split()[0] for line in out.splitlines()[2:]}
     assert json.loads((tmp_path / "uses.json").read_text()) == results

@@ -87,10 +87,12 @@ def test_sign_test_is_antisymmetric_in_the_order():
 def test_k_way_choice_with_a_tie():
     a, b = E[[0, 0]], E[[1, 1]]
     d = unit(E[0] - E[1])
-    candidates = torch.stack([
-        torch.stack([d, -d, E[2]]),  # true sentence is the direction itself: right
-        torch.stack([E[2], E[2], -d]),  # true and first distractor both at cosine 0, the other below: 1/2
-    ])
+    candidates = torch.stack(
+        [
+            torch.stack([d, -d, E[2]]),  # true sentence is the direction itself: right
+            torch.stack([E[2], E[2], -d]),  # true and first distractor both at cosine 0, the other below: 1/2
+        ]
+    )
     assert choice_credit(candidates, a, b).tolist() == [1.0, 0.5]
     assert choice_credit(candidates, a, b, column=1).tolist() == [0.0, 0.5]  # how often candidate 1 is picked
 

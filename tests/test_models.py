@@ -70,7 +70,10 @@ def test_a_config_whose_packaged_model_is_missing_blocks_only_itself(tmp_path, m
     models.register_model_configs.cache_clear()
     try:
         assert models.register_model_configs() == (TINY,)
-        with pytest.raises(PcclipError, match="pcclip-needs-a-package: packaged model 'not-installed' is not installed: pip install not-installed"):
+        with pytest.raises(
+            PcclipError,
+            match="pcclip-needs-a-package: packaged model 'not-installed' is not installed: pip install not-installed",
+        ):
             create_model("pcclip-needs-a-package")
         create_model(TINY)
     finally:

@@ -35,7 +35,9 @@ def check_metrics(metrics: dict) -> None:
     assert list(by_attribute) == list(ATTRIBUTES)
     assert metrics["difference_accuracy"] == pytest.approx(statistics.fmean(by_attribute.values()))
     by_task = metrics["zero_shot_accuracy_by_task"]
-    assert set(by_task) == {"shape", "colour"} and metrics["zero_shot_accuracy"] == pytest.approx(statistics.fmean(by_task.values()))
+    assert set(by_task) == {"shape", "colour"} and metrics["zero_shot_accuracy"] == pytest.approx(
+        statistics.fmean(by_task.values())
+    )
     assert metrics["construction_worst_accuracy"] == min(metrics["difference_accuracy_by_construction"].values())
     assert set(metrics["retrieval"]) == {"image_to_text_r1", "text_to_image_r1"}
 
@@ -84,7 +86,9 @@ def test_a_finetune_is_keyed_by_the_comparisons_it_trains_on(tmp_path):
     settings = tiny(tmp_path / "cache", seeds=(0,))
     pipeline = Pipeline(settings, tmp_path / "out", log=lambda _: None)
     key = pipeline.finetune_key("run", settings.generator, settings.finetune, 0)
-    assert key == Pipeline(settings, tmp_path / "out", log=lambda _: None).finetune_key("run", settings.generator, settings.finetune, 0)
+    assert key == Pipeline(settings, tmp_path / "out", log=lambda _: None).finetune_key(
+        "run", settings.generator, settings.finetune, 0
+    )
     sentences, summary = pipeline.comparisons("run", settings.generator)
     dropped = dict(list(sentences.items())[1:])  # as if one generation had failed
     pipeline._comparisons["run"] = dropped, summary
@@ -95,9 +99,15 @@ def test_a_finetune_is_keyed_by_the_comparisons_it_trains_on(tmp_path):
 def test_default_model_end_to_end_from_the_command_line(tmp_path):
     """The README's main command on the real default model (MiniLM text tower), scaled down."""
     overrides = [
-        "pretrain.scenes=512", "pretrain.epochs=2", "pairs.images=256", "pairs.pairs=128",
-        "finetune.epochs=1", "eval.pairs_per_attribute=20", "eval.zero_shot_per_class=4",
-        "eval.caption_scenes=64", "seeds=[0, 1]",
+        "pretrain.scenes=512",
+        "pretrain.epochs=2",
+        "pairs.images=256",
+        "pairs.pairs=128",
+        "finetune.epochs=1",
+        "eval.pairs_per_attribute=20",
+        "eval.zero_shot_per_class=4",
+        "eval.caption_scenes=64",
+        "seeds=[0, 1]",
     ]
     args = [sys.executable, "-m", "pcclip", "run", "--output", str(tmp_path / "out")]
     for item in overrides:

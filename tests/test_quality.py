@@ -95,8 +95,24 @@ def scored_world(tmp_path, monkeypatch):
     """20 minimal world pairs and the degraded oracle's records for them, in tmp_path."""
     monkeypatch.chdir(tmp_path)
     assert main(["pairs", "--world", "20", "--minimal", "-o", "pairs.jsonl"]) == 0
-    assert main(["generate", "pairs.jsonl", "--store", "gen.sqlite", "-o", "records.jsonl", "--quiet",
-                 "--set", "backend.backend=degraded-oracle", "--set", "backend.error_rate=0.5"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "pairs.jsonl",
+                "--store",
+                "gen.sqlite",
+                "-o",
+                "records.jsonl",
+                "--quiet",
+                "--set",
+                "backend.backend=degraded-oracle",
+                "--set",
+                "backend.error_rate=0.5",
+            ]
+        )
+        == 0
+    )
     return tmp_path
 
 
@@ -106,8 +122,10 @@ def write_study(path, points):
 
 def test_score_places_the_records_on_a_study_curve(scored_world, capsys):
     capsys.readouterr()
-    points = [{"correctness": x, "value": 0.4 + 0.2 * x + d} for x, d in ((0.0, 0.01), (0.25, -0.01), (0.5, 0.0),
-                                                                          (0.75, 0.01), (1.0, -0.01))]
+    points = [
+        {"correctness": x, "value": 0.4 + 0.2 * x + d}
+        for x, d in ((0.0, 0.01), (0.25, -0.01), (0.5, 0.0), (0.75, 0.01), (1.0, -0.01))
+    ]
     write_study(scored_world / "study.json", points)
     assert main(["score", "records.jsonl", "pairs.jsonl", "--curve", "study.json"]) == 0
     report = agreement(load_records(scored_world / "records.jsonl"), load_pairs(scored_world / "pairs.jsonl"))

@@ -69,7 +69,11 @@ def test_cub_with_reed_descriptions(tmp_path):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(f"this bird {image.stem} has a curved bill.\n\nit is black.\n")
     train = load_cub_descriptions(root, text, "train")  # images 2, 4, 6
-    assert [p.name for p in train.images.paths] == ["Black_footed_Albatross_0002.jpg", "Laysan_Albatross_0004.jpg", "Sooty_Albatross_0006.jpg"]
+    assert [p.name for p in train.images.paths] == [
+        "Black_footed_Albatross_0002.jpg",
+        "Laysan_Albatross_0004.jpg",
+        "Sooty_Albatross_0006.jpg",
+    ]
     assert train.captions[:2] == ["this bird Black_footed_Albatross_0002 has a curved bill.", "it is black."]
     assert train.caption_owner.tolist() == [0, 0, 1, 1, 2, 2]
     (text / "002.Laysan_Albatross" / "Laysan_Albatross_0004.txt").unlink()
@@ -83,7 +87,9 @@ def test_coco_training_pool_is_seeded_and_uses_each_images_captions(tmp_path):
     for image_id in range(1, 7):
         write_image(root / "train2017" / f"{image_id:012d}.jpg", colour=(0, 40 * image_id, 0))
         content["images"].append({"id": image_id, "file_name": f"{image_id:012d}.jpg"})
-        content["annotations"] += [{"image_id": image_id, "id": 10 * image_id + k, "caption": f"scene {image_id} take {k}"} for k in (0, 1)]
+        content["annotations"] += [
+            {"image_id": image_id, "id": 10 * image_id + k, "caption": f"scene {image_id} take {k}"} for k in (0, 1)
+        ]
     (root / "annotations").mkdir()
     (root / "annotations" / "captions_train2017.json").write_text(json.dumps(content))
     data = DataSettings(source="coco", root=root)
@@ -137,7 +143,9 @@ def test_a_run_trains_on_a_caption_table_and_reports_skipped_images(tmp_path):
         generator=GenerationSettings.model_validate({"backend": {"backend": "rule"}, "filter": {"enabled": False}}),
         finetune=FinetuneSettings(trainable="text", epochs=1, batch_size=4, warmup_steps=0),
         eval=EvalSettings(pairs_per_attribute=2, zero_shot_per_class=1, caption_scenes=8),
-        seeds=(0,), threads=1, cache_dir=tmp_path / "cache",
+        seeds=(0,),
+        threads=1,
+        cache_dir=tmp_path / "cache",
     )
     summary = run(settings, tmp_path / "out", log=lambda _: None)
     assert summary["training_data"]["source"] == "captions"

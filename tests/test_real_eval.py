@@ -43,14 +43,21 @@ def test_every_model_of_a_run_is_evaluated_on_each_benchmark(tmp_path):
         got = model["benchmarks"]
         assert list(got) == ["coco", "cub", "cifar10", "awa2-size"]
         assert set(got["coco"]["retrieval"]) == {"image_to_text_r1", "text_to_image_r1"} and "ranking" in got["awa2-size"]
-        assert set(got["cub"]["zero_shot_per_class_accuracy"]) == {"Black footed Albatross", "Laysan Albatross", "Sooty Albatross"}
+        assert set(got["cub"]["zero_shot_per_class_accuracy"]) == {
+            "Black footed Albatross",
+            "Laysan Albatross",
+            "Sooty Albatross",
+        }
     # the cached numbers are what the base model gives when evaluated afresh on each benchmark
     base_model, tokenizer = Pipeline(settings, tmp_path / "out", log=lambda _: None).base
     for b in settings.benchmarks:
         assert evaluate_benchmark(base_model, tokenizer, load_benchmark(b)) == summary["results"]["base"]["benchmarks"][b.name]
-    assert summary["results"]["base"]["difference_accuracy"] == run(
-        tiny(tmp_path / "cache", seeds=(0,)), tmp_path / "plain", log=lambda _: None
-    )["results"]["base"]["difference_accuracy"]  # the world's numbers do not depend on the benchmarks
+    assert (
+        summary["results"]["base"]["difference_accuracy"]
+        == run(tiny(tmp_path / "cache", seeds=(0,)), tmp_path / "plain", log=lambda _: None)["results"]["base"][
+            "difference_accuracy"
+        ]
+    )  # the world's numbers do not depend on the benchmarks
     table = format_run_table(summary)
     assert "coco: clipscore" in table and "awa2-size: difference accuracy" in table and "cifar10: zero shot accuracy" in table
     warm = run(settings, tmp_path / "out2", log=lambda _: None)
@@ -59,9 +66,9 @@ def test_every_model_of_a_run_is_evaluated_on_each_benchmark(tmp_path):
 
 def test_a_study_reports_each_benchmark_with_statistics(tmp_path):
     settings = tiny_study(tmp_path)
-    settings = settings.model_copy(update={"run": RunSettings.model_validate(
-        {**settings.run.model_dump(), "benchmarks": benchmarks(tmp_path)[:1]}
-    )})
+    settings = settings.model_copy(
+        update={"run": RunSettings.model_validate({**settings.run.model_dump(), "benchmarks": benchmarks(tmp_path)[:1]})}
+    )
     study = run_study(settings, tmp_path / "out", log=lambda _: None)
     for rows in study["tables"].values():
         for row in rows:

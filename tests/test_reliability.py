@@ -32,8 +32,16 @@ from test_real_data import write_table
 
 KEY = "sk-test-DO-NOT-LEAK-4e1b77"
 ORACLE = GenerationSettings.model_validate({"backend": {"backend": "oracle"}})
-UNREACHABLE = ["--set", "backend.backend=openai", "--set", "backend.base_url=http://127.0.0.1:9/v1",
-               "--set", "backend.model=m", "--set", "backend.max_retries=0"]
+UNREACHABLE = [
+    "--set",
+    "backend.backend=openai",
+    "--set",
+    "backend.base_url=http://127.0.0.1:9/v1",
+    "--set",
+    "backend.model=m",
+    "--set",
+    "backend.max_retries=0",
+]
 
 
 @contextmanager
@@ -74,8 +82,9 @@ def test_an_api_key_echoed_by_the_server_is_nowhere_on_disk(tmp_path, monkeypatc
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     pairs = build_pairs([(f"img{i}", f"a picture of {i} objects") for i in range(3)])
     with MockOpenAIServer(api_key=KEY, fault_rate=1.0, faults=("echo",)) as server:
-        settings = GenerationSettings.model_validate({"backend": {"backend": "openai", "base_url": server.url, "model": "m"},
-                                                      "filter": {"enabled": False}})  # kept as cleaned text too
+        settings = GenerationSettings.model_validate(
+            {"backend": {"backend": "openai", "base_url": server.url, "model": "m"}, "filter": {"enabled": False}}
+        )  # kept as cleaned text too
         records = generate(pairs, settings, tmp_path / "s.sqlite")
     export_jsonl(records, tmp_path / "records.jsonl")
     for path in tmp_path.iterdir():  # the store (and its WAL) and the export
@@ -125,11 +134,14 @@ def test_a_directory_given_for_a_file_is_one_line(tmp_path, capsys):
     assert not store.exists()  # refused before any generation
 
 
-@pytest.mark.parametrize("override, message", [
-    ("threads=100000000000000000000", "threads: Input should be less than or equal to 1024 (got 100000000000000000000)"),
-    ("finetune.temperature=inf", "finetune.temperature: Input should be a finite number (got inf)"),
-    ("pretrain.lr=nan", "pretrain.lr: Input should be a finite number (got nan)"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("threads=100000000000000000000", "threads: Input should be less than or equal to 1024 (got 100000000000000000000)"),
+        ("finetune.temperature=inf", "finetune.temperature: Input should be a finite number (got inf)"),
+        ("pretrain.lr=nan", "pretrain.lr: Input should be a finite number (got nan)"),
+    ],
+)
 def test_settings_out_of_any_sane_range_are_refused(override, message):
     with pytest.raises(PcclipError) as error:
         load_settings(RunSettings, None, [override])
@@ -138,8 +150,10 @@ def test_settings_out_of_any_sane_range_are_refused(override, message):
 
 def png_header(width: int, height: int) -> bytes:
     """A PNG that claims width x height pixels and holds none."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
 
 
@@ -149,9 +163,13 @@ def test_an_image_claiming_billions_of_pixels_is_unreadable_and_skippable(tmp_pa
     bomb.write_bytes(png_header(30_000, 30_000))
     with pytest.raises(PcclipError) as error:
         ImageFiles([bomb]).load([0], 8)
-    assert str(error.value) == (f"{bomb}: image too large to load (Image size (900000000 pixels) exceeds limit of "
-                                "178956970 pixels, could be decompression bomb DOS attack.)")
-    pool = real_pair_pool(DataSettings(source="captions", root=table, bad_images="skip"), PairSettings(pairing="pool", images=2, pairs=2))
+    assert str(error.value) == (
+        f"{bomb}: image too large to load (Image size (900000000 pixels) exceeds limit of "
+        "178956970 pixels, could be decompression bomb DOS attack.)"
+    )
+    pool = real_pair_pool(
+        DataSettings(source="captions", root=table, bad_images="skip"), PairSettings(pairing="pool", images=2, pairs=2)
+    )
     assert sorted(pool.paths) == ["img/0.jpg", "img/2.jpg"] and pool.skipped == [str(error.value)]
 
 
@@ -171,8 +189,14 @@ def test_a_store_damaged_in_the_middle_is_one_line(tmp_path, capsys):
 def test_a_reader_that_stops_early_ends_the_output_quietly(tmp_path):
     read_end, write_end = os.pipe()
     os.close(read_end)  # `pcclip models | head -0`
-    done = subprocess.run([sys.executable, "-m", "pcclip", "models"], stdout=write_end, stderr=subprocess.PIPE,
-                          env={**os.environ, "PCCLIP_CACHE": str(tmp_path)}, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "pcclip", "models"],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PCCLIP_CACHE": str(tmp_path)},
+        text=True,
+        timeout=120,
+    )
     os.close(write_end)
     assert (done.returncode, done.stderr) == (141, "")
 
@@ -189,11 +213,14 @@ def test_generate_that_fails_every_pair_exits_non_zero_with_a_summary(tmp_path, 
     assert err == f"pcclip: error: every one of the 6 pairs failed (the reasons are above and in {store})\n"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--world", "-3"], "--world -3: give a positive number of scenes"),
-    (["--world", "-3", "--minimal"], "--world -3: give a positive number of pairs"),
-    (["--world", "1"], "--world 1: 1 item(s) make no ordered pair; give at least 2"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--world", "-3"], "--world -3: give a positive number of scenes"),
+        (["--world", "-3", "--minimal"], "--world -3: give a positive number of pairs"),
+        (["--world", "1"], "--world 1: 1 item(s) make no ordered pair; give at least 2"),
+    ],
+)
 def test_pairs_that_would_write_no_pair_are_refused(args, message, tmp_path, capsys):
     assert main(["pairs", *args, "-o", str(tmp_path / "pairs.jsonl")]) == 2
     assert one_error_line(capsys) == message
@@ -222,16 +249,20 @@ def test_a_store_in_a_read_only_folder_is_read_or_refused_as_read_only(tmp_path,
     save_pairs(pairs, tmp_path / "pairs.jsonl")
     with read_only(folder):  # cold: nothing to read, and no store can be made
         assert main(["generate", str(tmp_path / "pairs.jsonl"), "--store", str(folder / "s.sqlite")]) == 2
-    assert one_error_line(capsys) == (f"{folder / 's.sqlite'}: cannot create the generation store: its folder is read-only; "
-                                      "make it writable or choose another path (for a run's stores: $PCCLIP_CACHE or run.cache_dir)")
+    assert one_error_line(capsys) == (
+        f"{folder / 's.sqlite'}: cannot create the generation store: its folder is read-only; "
+        "make it writable or choose another path (for a run's stores: $PCCLIP_CACHE or run.cache_dir)"
+    )
     first = run_generation(pairs, ORACLE, folder / "s.sqlite")
     with read_only(folder):
         warm = run_generation(pairs, ORACLE, folder / "s.sqlite")  # complete: read without a write
         with pytest.raises(PcclipError) as error:
             generate(world_minimal_pairs(5, seed=1), ORACLE, folder / "s.sqlite")
     assert (warm.records, warm.reused, warm.generated) == (first.records, 4, 0)
-    assert str(error.value) == (f"{folder / 's.sqlite'}: the generation store is read-only and this run has outputs to "
-                                "store; make it and its folder writable, or choose another path")
+    assert str(error.value) == (
+        f"{folder / 's.sqlite'}: the generation store is read-only and this run has outputs to "
+        "store; make it and its folder writable, or choose another path"
+    )
 
 
 def test_failures_are_summed_up_by_reason_where_the_run_shows_its_progress(tmp_path, capsys):
@@ -240,8 +271,10 @@ def test_failures_are_summed_up_by_reason_where_the_run_shows_its_progress(tmp_p
     result = run_generation(build_pairs(items), rule, tmp_path / "s.sqlite", progress=True)
     first = next(r for r in result.records if r.status == "failed")
     assert first.reason.startswith("prompt too long (100") and result.failed == 4
-    assert (f"rule word-difference-v1: 4 of 6 pairs failed (a rerun retries them): prompt too long x4, e.g. {first.reason}"
-            in capsys.readouterr().err.splitlines())
+    assert (
+        f"rule word-difference-v1: 4 of 6 pairs failed (a rerun retries them): prompt too long x4, e.g. {first.reason}"
+        in capsys.readouterr().err.splitlines()
+    )
 
 
 # A whole run on a read-only cache, and one whose generator kept nothing: tiny settings, one base model.
@@ -331,5 +364,7 @@ def test_a_run_whose_generator_kept_no_comparison_is_one_line(warm_cache, tmp_pa
     assert main(["run", "--config", str(config), "--output", str(tmp_path / "out"), *unreachable]) == 2
     _, err = capsys.readouterr()
     assert "openai m: 20 of 20 pairs failed (a rerun retries them): connection failed: [Errno 111] Connection refused x20" in err
-    assert err.endswith(f"\npcclip: error: the generator kept no comparison to train on (every pair failed or the filter "
-                        f"removed it); the reasons are in its generation store under {cache}\n")
+    assert err.endswith(
+        f"\npcclip: error: the generator kept no comparison to train on (every pair failed or the filter "
+        f"removed it); the reasons are in its generation store under {cache}\n"
+    )

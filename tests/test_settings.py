@@ -52,7 +52,9 @@ def test_bad_toml_names_the_file(tmp_path):
 
 
 def test_a_learned_temperature_needs_a_loss_with_one():
-    with pytest.raises(PcclipError, match=r"learn_temperature: loss 'mse' has no temperature to learn \(losses with one: contrastive\)"):
+    with pytest.raises(
+        PcclipError, match=r"learn_temperature: loss 'mse' has no temperature to learn \(losses with one: contrastive\)"
+    ):
         load_settings(RunSettings, None, ["finetune.loss=mse", "finetune.learn_temperature=true"])
 
 

@@ -74,7 +74,9 @@ def test_cache_lists_stages_and_prunes_only_stale_code(tmp_path, capsys):
     assert main(["cache", "--cache-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert [line.split()[:3] for line in out.splitlines()[1:4]] == [
-        ["evaluation", current.name, "current"], ["evaluation", "v0-00000000", "stale"], ["checkpoints", "unversioned", "stale"],
+        ["evaluation", current.name, "current"],
+        ["evaluation", "v0-00000000", "stale"],
+        ["checkpoints", "unversioned", "stale"],
     ]
     assert "2 stale folders" in out
     assert main(["cache", "prune", "--cache-dir", str(tmp_path)]) == 0

@@ -30,16 +30,21 @@ TINY_RUN = {
 
 
 def tiny_study(tmp_path, **changes) -> StudySettings:
-    return StudySettings.model_validate({
-        "name": "tiny",
-        "run": {**TINY_RUN, "cache_dir": str(tmp_path / "cache")},
-        "generators": {"oracle": {"filter": {"enabled": False}}, "rule": {"backend": {"backend": "rule"}, "filter": {"enabled": False}}},
-        "llm_ablation": ["oracle", "rule"],
-        "encoder_ablation": ["text-blocks", "image"],
-        "encoder_generator": "oracle",
-        "reference": {"generator": "oracle", "trainable": "text-blocks", "why": "test"},
-        **changes,
-    })
+    return StudySettings.model_validate(
+        {
+            "name": "tiny",
+            "run": {**TINY_RUN, "cache_dir": str(tmp_path / "cache")},
+            "generators": {
+                "oracle": {"filter": {"enabled": False}},
+                "rule": {"backend": {"backend": "rule"}, "filter": {"enabled": False}},
+            },
+            "llm_ablation": ["oracle", "rule"],
+            "encoder_ablation": ["text-blocks", "image"],
+            "encoder_generator": "oracle",
+            "reference": {"generator": "oracle", "trainable": "text-blocks", "why": "test"},
+            **changes,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +114,10 @@ def test_config_typos_name_the_key_and_the_choices(tmp_path):
     assert str(error.value).startswith(f"{path}: invalid settings\n  generators.x.backend: ")
     assert "does not match any of the expected tags: 'oracle', 'rule', 'hf', 'openai', 'vllm'" in str(error.value)
     path.write_text('[generators.x]\nbackend = { backend = "hf", modle = "llama-7b" }\n')
-    with pytest.raises(PcclipError, match="generators.x.backend.hf: .*unknown key 'modle' for the hf back end; "
-                                          "allowed: backend, model, gguf_file"):
+    with pytest.raises(
+        PcclipError,
+        match="generators.x.backend.hf: .*unknown key 'modle' for the hf back end; allowed: backend, model, gguf_file",
+    ):
         load_settings(StudySettings, path)
 
 
@@ -192,16 +199,33 @@ def test_generators_that_cannot_run_are_skipped_with_the_reason(tmp_path, monkey
             **settings.model_dump(mode="json")["generators"],
             "gpt": {"backend": {"backend": "openai", "model": "gpt-4o-mini", "api_key_env": "PCCLIP_TEST_UNSET_KEY"}},
             "llama-7b": {"backend": {"backend": "hf", "model": str(tmp_path / "llama-7b")}},
-            "vllm-server": {"backend": {"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1",
-                                        "api_key_env": "PCCLIP_TEST_KEY"}},
-            "refusing": {"backend": {"backend": "openai", "model": "m", "base_url": refusing.url,
-                                     "api_key_env": "PCCLIP_TEST_KEY", "max_retries": 0}},
+            "vllm-server": {
+                "backend": {
+                    "backend": "openai",
+                    "model": "m",
+                    "base_url": "http://127.0.0.1:9/v1",
+                    "api_key_env": "PCCLIP_TEST_KEY",
+                }
+            },
+            "refusing": {
+                "backend": {
+                    "backend": "openai",
+                    "model": "m",
+                    "base_url": refusing.url,
+                    "api_key_env": "PCCLIP_TEST_KEY",
+                    "max_retries": 0,
+                }
+            },
         }
-        study = settings.model_validate({
-            **settings.model_dump(mode="json"), "generators": generators,
-            "llm_ablation": ["gpt", "oracle", "rule", "llama-7b", "vllm-server", "refusing"],
-            "reference": {"generator": "gpt", "trainable": "text-blocks"}, "encoder_generator": "llama-7b",
-        })
+        study = settings.model_validate(
+            {
+                **settings.model_dump(mode="json"),
+                "generators": generators,
+                "llm_ablation": ["gpt", "oracle", "rule", "llama-7b", "vllm-server", "refusing"],
+                "reference": {"generator": "gpt", "trainable": "text-blocks"},
+                "encoder_generator": "llama-7b",
+            }
+        )
         logged = []
         result = run_study(study, tmp_path / "out", log=logged.append)  # the rest is cached: nothing retrains
 
@@ -214,7 +238,9 @@ def test_generators_that_cannot_run_are_skipped_with_the_reason(tmp_path, monkey
     # oracle stands in as the reference and for the encoder ablation: the finished study's very tables
     assert result["tables"] == uninterrupted["tables"] and list(result["generation"]) == ["oracle", "rule"]
     assert [note.split(" was skipped")[0] for note in result["fallbacks"]] == [
-        "The configured reference generator `gpt`", "The encoder ablation's generator `llama-7b`"]
+        "The configured reference generator `gpt`",
+        "The encoder ablation's generator `llama-7b`",
+    ]
 
     md, page = write_report(result, tmp_path / "out")
     text = md.read_text()
@@ -228,11 +254,16 @@ def test_generators_that_cannot_run_are_skipped_with_the_reason(tmp_path, monkey
 def test_no_generator_that_can_run_fails_before_any_work(tmp_path, monkeypatch):
     monkeypatch.delenv("PCCLIP_TEST_UNSET_KEY", raising=False)
     study = tiny_study(
-        tmp_path, generators={"gpt": {"backend": {"backend": "openai", "model": "m", "api_key_env": "PCCLIP_TEST_UNSET_KEY"}}},
-        llm_ablation=["gpt"], encoder_generator="gpt", reference={"generator": "gpt", "trainable": "text-blocks"},
+        tmp_path,
+        generators={"gpt": {"backend": {"backend": "openai", "model": "m", "api_key_env": "PCCLIP_TEST_UNSET_KEY"}}},
+        llm_ablation=["gpt"],
+        encoder_generator="gpt",
+        reference={"generator": "gpt", "trainable": "text-blocks"},
     )
-    with pytest.raises(PcclipError, match="no generator of llm_ablation can run here:\n  gpt: the API key variable "
-                                          "PCCLIP_TEST_UNSET_KEY is unset"):
+    with pytest.raises(
+        PcclipError,
+        match="no generator of llm_ablation can run here:\n  gpt: the API key variable PCCLIP_TEST_UNSET_KEY is unset",
+    ):
         run_study(study, tmp_path / "out", log=lambda _: None)
     assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
 
@@ -256,7 +287,9 @@ def test_report_without_ground_truth_says_n_a(tmp_path, finished):
 
 def test_a_study_with_a_quality_axis_and_a_variant_fits_the_dose_response(tmp_path):
     settings = tiny_study(
-        tmp_path, quality={"error_rates": [0.5, 1.0], "seeds": [0, 1]}, variants={"keep-clip": {"caption_loss_weight": 0.1}},
+        tmp_path,
+        quality={"error_rates": [0.5, 1.0], "seeds": [0, 1]},
+        variants={"keep-clip": {"caption_loss_weight": 0.1}},
     )
     study = run_study(settings, tmp_path / "out", log=lambda _: None)
     quality = study["tables"]["quality"]
@@ -281,17 +314,24 @@ def test_the_verdict_reads_both_views():
 
     def row(gain, p, constructions):
         by = {name: {"mean": mean, "base": 0.5} for name, mean in constructions.items()}
-        return {"difference_accuracy": {"gain": {"diff": gain, "ci": 0.01, "p": p, "p_holm": p}},
-                "construction_worst_accuracy": {"by": by}}
+        return {
+            "difference_accuracy": {"gain": {"diff": gain, "ci": 0.01, "p": p, "p_holm": p}},
+            "construction_worst_accuracy": {"by": by},
+        }
 
     assert verdict(row(0.1, 0.001, {"first-named-first": 0.7, "second-named-first": 0.6})) == "gain on every construction"
     assert verdict(row(0.02, 0.01, {"first-named-first": 0.7, "second-named-first": 0.3})) == (
-        "gain, but below the base on: second-named-first")
+        "gain, but below the base on: second-named-first"
+    )
     assert verdict(row(-0.05, 0.01, {"first-named-first": 0.4})) == "loss"
     assert verdict(row(0.01, 0.4, {"first-named-first": 0.55})) == "no significant change"
 
 
 def test_the_quick_config_is_the_default_plan_at_toy_size():
     quick, default = load_settings(StudySettings, CONFIGS / "quick.toml"), load_study()
-    assert (quick.llm_ablation, quick.encoder_ablation, quick.variants) == (default.llm_ablation, default.encoder_ablation, default.variants)
+    assert (quick.llm_ablation, quick.encoder_ablation, quick.variants) == (
+        default.llm_ablation,
+        default.encoder_ablation,
+        default.variants,
+    )
     assert quick.run.pairs.pairs < default.run.pairs.pairs and quick.run.pretrain.scenes < default.run.pretrain.scenes

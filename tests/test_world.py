@@ -282,9 +282,7 @@ def test_categorical_sentences_swap_their_values_when_the_pair_is_swapped(split,
     for seed, (a, b, attribute) in enumerate(minimal_pairs):
         if attribute not in ("shape", "colour"):
             continue
-        forward, backward = (
-            difference_sentences(x, y, split, np.random.default_rng(seed))[0].text for x, y in ((a, b), (b, a))
-        )
+        forward, backward = (difference_sentences(x, y, split, np.random.default_rng(seed))[0].text for x, y in ((a, b), (b, a)))
         va, vb = getattr(a, attribute), getattr(b, attribute)
         exchange = {va: vb, vb: va, plural(va): plural(vb), plural(vb): plural(va)}
         pattern = r"\b(" + "|".join(sorted(map(re.escape, exchange), key=len, reverse=True)) + r")\b"
@@ -315,7 +313,12 @@ def test_train_and_eval_phrasing_are_disjoint():
     assert not train & evaluation
     # the eval pool's named constructions (frames and verbs) and the train pool's verbs of change and
     # numbers are part of the pools, so the check above covers them
-    assert {"from {O} to {S}, the {things} {cmp}", "shrink", "drift leftward", "in comparison with {O}, {S} exhibits {cmp} {things}"} <= evaluation
+    assert {
+        "from {O} to {S}, the {things} {cmp}",
+        "shrink",
+        "drift leftward",
+        "in comparison with {O}, {S} exhibits {cmp} {things}",
+    } <= evaluation
     assert {"going from {O} to {S}, the {things} get {cmp}", "{S} has {sv} while {O} has {ov}"} <= train
     for split in SPLITS:
         assert 5 <= len(ZERO_SHOT_TEMPLATES[split]) <= 8

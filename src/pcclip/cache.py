@@ -29,6 +29,7 @@ def default_cache_root() -> Path:
 
 def settings_hash(*parts: Any, length: int = 16) -> str:
     """A stable hash of JSON-serialisable settings (pydantic models are dumped first)."""
+
     def plain(obj: Any) -> Any:
         return obj.model_dump(mode="json") if hasattr(obj, "model_dump") else obj
 
@@ -54,15 +55,18 @@ def write_json(path: Path, obj: Any) -> Path:
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=False)
             f.write("\n")
+
     return atomic_write(Path(path), write)
 
 
 def write_jsonl(path: Path, rows: Iterable[dict]) -> Path:
     """One JSON object per line, written atomically."""
+
     def write(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
     return atomic_write(Path(path), write)
 
 
@@ -134,7 +138,12 @@ class CacheEntry:
 def _folder_entry(stage: str, code: str, current: bool, path: Path) -> CacheEntry:
     files = [f for f in path.rglob("*") if f.is_file()]
     return CacheEntry(
-        stage, code, current, path, len(files), sum(f.stat().st_size for f in files),
+        stage,
+        code,
+        current,
+        path,
+        len(files),
+        sum(f.stat().st_size for f in files),
         max((f.stat().st_mtime for f in files), default=path.stat().st_mtime),
     )
 

@@ -96,32 +96,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="world -> base CLIP -> oracle pairs -> PC-CLIP finetune -> evaluation")
     run.add_argument("--config", type=Path, help="TOML settings file (default: the embedded default)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a setting, e.g. --set finetune.lr=1e-5 (repeatable)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. --set finetune.lr=1e-5 (repeatable)",
+    )
     run.add_argument("--output", type=Path, default=Path("runs/default"), help="where results.json goes")
     run.set_defaults(func=_cmd_run)
 
     finetune = sub.add_parser("finetune", help="the finetune stage of a run config alone; runs under torchrun")
-    finetune.add_argument("config", type=Path, nargs="?", help="run TOML, as `run --config` takes (default: the embedded default)")
-    finetune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                          help="override a setting, e.g. --set finetune.epochs=3 (repeatable)")
+    finetune.add_argument(
+        "config", type=Path, nargs="?", help="run TOML, as `run --config` takes (default: the embedded default)"
+    )
+    finetune.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. --set finetune.epochs=3 (repeatable)",
+    )
     finetune.add_argument("--seed", type=int, help="finetune this seed only (default: every seed of the config)")
-    finetune.add_argument("--device", choices=("auto", "cpu", "cuda"),
-                          help="cuda: this rank's GPU (LOCAL_RANK), nccl; cpu: gloo; auto: cuda when a GPU is visible "
-                          "(default: the config's `device`)")
+    finetune.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        help="cuda: this rank's GPU (LOCAL_RANK), nccl; cpu: gloo; auto: cuda when a GPU is visible "
+        "(default: the config's `device`)",
+    )
     finetune.add_argument("--output", type=Path, default=Path("runs/default"), help="where TensorBoard logs go")
     finetune.set_defaults(func=_cmd_finetune)
 
     study = sub.add_parser("study", help="both ablations of the plan as one grid, with a report")
     study.add_argument("config", type=Path, nargs="?", help="study TOML (default: the embedded default's plan)")
-    study.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a setting, e.g. --set run.seeds=[0,1] (repeatable)")
+    study.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. --set run.seeds=[0,1] (repeatable)",
+    )
     study.add_argument("--output", type=Path, help="where study.json and the report go (default: runs/<name>)")
     study.set_defaults(func=_cmd_study)
 
     cache = sub.add_parser("cache", help="list cached results by stage, code version, size and age; prune stale ones")
-    cache.add_argument("action", nargs="?", choices=("list", "prune"), default="list",
-                       help="prune: delete the results of code versions this code no longer reads")
+    cache.add_argument(
+        "action",
+        nargs="?",
+        choices=("list", "prune"),
+        default="list",
+        help="prune: delete the results of code versions this code no longer reads",
+    )
     cache.add_argument("--cache-dir", type=Path, help="default: $PCCLIP_CACHE or ~/.cache/pcclip")
     cache.set_defaults(func=_cmd_cache)
 
@@ -129,8 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=_cmd_models)
 
     from .generate.cli import register_generate_commands
+
     register_generate_commands(sub)
     from .inference_cli import register_inference_commands
+
     register_inference_commands(sub)
     return parser
 

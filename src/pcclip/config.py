@@ -80,7 +80,8 @@ class DataSettings(Settings):
         "bird descriptions; 'captions': a CSV/TSV/JSONL file of (image path, caption), as open_clip_train reads",
     )
     root: Path | None = Field(
-        None, description="coco: the folder holding annotations/ and <split>/; cub: the CUB_200_2011 folder; "
+        None,
+        description="coco: the folder holding annotations/ and <split>/; cub: the CUB_200_2011 folder; "
         "captions: the .csv, .tsv or .jsonl file",
     )
     split: str | None = Field(None, description="coco: the split (default train2017); cub: train, test or all (default train)")
@@ -125,17 +126,20 @@ class FinetuneSettings(OptimSettings):
     """PC-CLIP finetuning: which encoders train, the difference loss, and the loop."""
 
     trainable: Literal[tuple(ENCODER_CHOICES)] = Field(  # type: ignore[valid-type]
-        "text-blocks", description="; ".join(f"'{name}': {c.description}" for name, c in ENCODER_CHOICES.items()),
+        "text-blocks",
+        description="; ".join(f"'{name}': {c.description}" for name, c in ENCODER_CHOICES.items()),
     )
     include: tuple[str, ...] = Field((), description="regexes on parameter names to train as well")
     exclude: tuple[str, ...] = Field((), description="regexes on parameter names to keep frozen (wins over include)")
     loss: Literal[tuple(LOSSES)] = Field(  # type: ignore[valid-type]
-        "contrastive", description="; ".join(f"'{name}': {loss.description}" for name, loss in LOSSES.items()),
+        "contrastive",
+        description="; ".join(f"'{name}': {loss.description}" for name, loss in LOSSES.items()),
     )
     temperature: float = Field(1.0, gt=0, description="tau in S = <t, d> / tau (the paper: 1, fixed)")
     learn_temperature: bool = Field(False, description="train tau (initialised at `temperature`)")
     reversed_negatives: bool = Field(
-        False, description="contrastive: each sentence also meets every pair's reversed direction b - a as a negative "
+        False,
+        description="contrastive: each sentence also meets every pair's reversed direction b - a as a negative "
         "(its own pair's among them), so that it must read the direction (False: the paper)",
     )
     caption_loss_weight: float = Field(
@@ -157,7 +161,9 @@ class FinetuneSettings(OptimSettings):
         if self.reversed_negatives and not LOSSES[self.loss].contrastive:
             raise ValueError(f"reversed_negatives: loss {self.loss!r} has no negatives (losses with them: {contrastive})")
         if self.learn_temperature and not LOSSES[self.loss].contrastive:
-            raise ValueError(f"learn_temperature: loss {self.loss!r} has no temperature to learn (losses with one: {contrastive})")
+            raise ValueError(
+                f"learn_temperature: loss {self.loss!r} has no temperature to learn (losses with one: {contrastive})"
+            )
         return self
 
 
@@ -194,11 +200,13 @@ class BenchmarkSettings(Settings):
     dataset: Literal["image-folder", "cifar10", "cifar100", "cub", "awa2", "coco"]
     root: Path = Field(..., description="the dataset's folder in its official layout")
     split: str | None = Field(
-        None, description="cifar: train|test (default test); cub: train|test|all (default test); awa2: all|train|test "
+        None,
+        description="cifar: train|test (default test); cub: train|test|all (default test); awa2: all|train|test "
         "(default all); coco: the captions split (default val2017)",
     )
     task: Literal["zero-shot", "captions", "differences"] = Field(
-        "zero-shot", description="'zero-shot': classification with a template ensemble; 'captions': CLIPScore and "
+        "zero-shot",
+        description="'zero-shot': classification with a template ensemble; 'captions': CLIPScore and "
         "retrieval (coco); 'differences': the paper's sign test on an AwA2 predicate (e.g. which animal is bigger)",
     )
     templates: Literal["paper", "imagenet"] = Field("paper", description="zero-shot: the paper's single template or CLIP's 80")
@@ -215,7 +223,9 @@ class BenchmarkSettings(Settings):
         if (self.task == "captions") != (self.dataset == "coco"):
             raise ValueError(f"benchmark {self.name!r}: task 'captions' goes with dataset 'coco' (and coco only with 'captions')")
         if self.task == "differences" and self.dataset != "awa2":
-            raise ValueError(f"benchmark {self.name!r}: task 'differences' needs dataset 'awa2' (its predicates order the images)")
+            raise ValueError(
+                f"benchmark {self.name!r}: task 'differences' needs dataset 'awa2' (its predicates order the images)"
+            )
         return self
 
 
@@ -250,8 +260,12 @@ class RunSettings(Settings):
             raise ValueError(f"pairs.pairs ({self.pairs.pairs}) exceeds the ordered pairs of {self.pairs.images} images")
         if self.data.source != "world":
             if self.model.pretrained is None:
-                raise ValueError(f"data.source={self.data.source!r} needs model.pretrained (an open_clip tag or checkpoint): "
-                                 "pcclip pretrains base models on the world only")
+                raise ValueError(
+                    f"data.source={self.data.source!r} needs model.pretrained (an open_clip tag or checkpoint): "
+                    "pcclip pretrains base models on the world only"
+                )
             if self.pairs.pairing != "pool":
-                raise ValueError(f"data.source={self.data.source!r} needs pairs.pairing='pool': 'minimal' pairs edit world scenes")
+                raise ValueError(
+                    f"data.source={self.data.source!r} needs pairs.pairing='pool': 'minimal' pairs edit world scenes"
+                )
         return self

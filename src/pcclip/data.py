@@ -50,7 +50,9 @@ def training_scenes(world: WorldConfig, n: int, captions_per_scene: int, seed: i
     return CaptionedScenes(scenes, render_batch(scenes, world.image_size), captions)
 
 
-def training_pair_pool(scenes: list[Scene], settings: PairSettings, world: WorldConfig) -> tuple[list[PairRecord], dict[str, Scene]]:
+def training_pair_pool(
+    scenes: list[Scene], settings: PairSettings, world: WorldConfig
+) -> tuple[list[PairRecord], dict[str, Scene]]:
     """The pool of ordered training pairs a generator describes: settings.images scenes sampled
     from `scenes`, paired as settings.pairing says; returns the pairs (ids, train-phrasing captions,
     attributes) and the scene of every id in them.

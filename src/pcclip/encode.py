@@ -59,10 +59,12 @@ def encode_images(model, images: np.ndarray, batch_size: int = 256, normalize: b
     model.eval()
     if len(images) == 0:
         raise PcclipError("no images to encode")
-    feats = torch.cat([  # back on the CPU, where the metrics and caches work
-        model.encode_image(images_to_tensor(images[i : i + batch_size], model)).cpu()
-        for i in range(0, len(images), batch_size)
-    ])
+    feats = torch.cat(
+        [  # back on the CPU, where the metrics and caches work
+            model.encode_image(images_to_tensor(images[i : i + batch_size], model)).cpu()
+            for i in range(0, len(images), batch_size)
+        ]
+    )
     return F.normalize(feats, dim=-1) if normalize else feats
 
 

@@ -254,12 +254,16 @@ def _world_constructions(emb: HeldoutEmbeddings, h: HeldoutSet, _classes) -> dic
     probe = h.constructions
     images_a, images_b = emb.images[probe.first], emb.images[probe.second]
     s = h.settings
-    return construction_accuracy(emb.texts["constructions"], images_a, images_b, probe.constructions, probe.pair, s.bootstrap_resamples, s.seed)
+    return construction_accuracy(
+        emb.texts["constructions"], images_a, images_b, probe.constructions, probe.pair, s.bootstrap_resamples, s.seed
+    )
 
 
 def _world_zero_shot(emb: HeldoutEmbeddings, h: HeldoutSet, classes: dict) -> dict:
     per_task = {
-        name: classification_metrics(emb.images[task.image_index], torch.from_numpy(task.labels), classes[name], task.class_names, name)
+        name: classification_metrics(
+            emb.images[task.image_index], torch.from_numpy(task.labels), classes[name], task.class_names, name
+        )
         for name, task in h.zero_shot.items()
     }
     results = {f"{key}_by_task": {name: m[key] for name, m in per_task.items()} for key in next(iter(per_task.values()))}
@@ -284,7 +288,10 @@ def _world_comparative_prompting(emb: HeldoutEmbeddings, h: HeldoutSet, classes:
         )
         for name, task in h.zero_shot.items()
     }
-    return {"comparative_zero_shot_accuracy": float(np.mean(list(by_task.values()))), "comparative_zero_shot_accuracy_by_task": by_task}
+    return {
+        "comparative_zero_shot_accuracy": float(np.mean(list(by_task.values()))),
+        "comparative_zero_shot_accuracy_by_task": by_task,
+    }
 
 
 def _world_captions(emb: HeldoutEmbeddings, h: HeldoutSet, _classes) -> dict:
@@ -326,7 +333,9 @@ def _world_analogies(emb: HeldoutEmbeddings, h: HeldoutSet, classes: dict) -> di
         for target in range(len(task_classes)):
             own = torch.from_numpy(h.analogy_sources[task])
             source = own[labels[task][own] != target]
-            queries = analogy_queries(gallery[source], task_classes[labels[task][source]], task_classes[target].expand(len(source), -1))
+            queries = analogy_queries(
+                gallery[source], task_classes[labels[task][source]], task_classes[target].expand(len(source), -1)
+            )
             scores = queries @ gallery.T
             scores[torch.arange(len(source)), source] = -torch.inf  # the source image is not an answer
             relevant = (labels[task] == target).expand(len(source), n).clone()

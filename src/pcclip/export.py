@@ -38,7 +38,7 @@ def portable_model_config(name: str) -> dict:
     for key in ("hf_model_name", "hf_tokenizer_name"):
         value = text_cfg.get(key)
         if isinstance(value, str) and value.startswith(PACKAGED_PREFIX):
-            package = value[len(PACKAGED_PREFIX):]
+            package = value[len(PACKAGED_PREFIX) :]
             if package not in PACKAGED_HUB_IDS:
                 raise PcclipError(f"{name}: the packaged text model {package!r} has no known Hugging Face id to export")
             text_cfg[key] = PACKAGED_HUB_IDS[package]
@@ -96,8 +96,10 @@ def _metrics_section(metrics: dict | None) -> str:
             continue
     if not rows:
         return "The metrics file holds none of pcclip's headline metrics; all of it is in `metrics.json`."
-    return ("On pcclip's held-out world scenes with held-out phrasing (all of them in `metrics.json`):\n\n"
-            "| metric | value |\n| --- | --- |\n" + "\n".join(rows))
+    return (
+        "On pcclip's held-out world scenes with held-out phrasing (all of them in `metrics.json`):\n\n"
+        "| metric | value |\n| --- | --- |\n" + "\n".join(rows)
+    )
 
 
 def model_card(name: str, checkpoint: str, config: dict, settings: dict, metrics: dict | None) -> str:
@@ -109,7 +111,8 @@ def model_card(name: str, checkpoint: str, config: dict, settings: dict, metrics
         "files in this folder; loaded with `hf-hub:`, the tokenizer also comes from the hub). Offline, "
         "point `model_cfg.text_cfg.hf_model_name` in `open_clip_config.json` at a local copy of that "
         "model (a folder with its `config.json`)."
-        if hub_text else "Both towers are open_clip's own: loading needs no other download."
+        if hub_text
+        else "Both towers are open_clip's own: loading needs no other download."
     )
     return f"""---
 library_name: open_clip

@@ -29,7 +29,8 @@ def trainable_names(model: torch.nn.Module, choice: str, include=(), exclude=())
     train = [re.compile(ENCODER_CHOICES[choice].pattern), *map(re.compile, include)]
     freeze = [re.compile(p) for p in exclude]
     names = {
-        name for name, _ in model.named_parameters()
+        name
+        for name, _ in model.named_parameters()
         if any(p.search(name) for p in train) and not any(p.search(name) for p in freeze)
     }
     if not names:
@@ -96,9 +97,11 @@ def finetune_pc(
     caption_ids = tokenize(model, tokenizer, data.captions).to(device) if settings.caption_loss_weight > 0 else None
     index = torch.tensor(data.pairs)
     rank, world_size = distributed_rank_and_size()
-    pc_loss = LOSSES[settings.loss].build(
-        settings.temperature, settings.learn_temperature, rank, world_size, settings.reversed_negatives
-    ).to(device)
+    pc_loss = (
+        LOSSES[settings.loss]
+        .build(settings.temperature, settings.learn_temperature, rank, world_size, settings.reversed_negatives)
+        .to(device)
+    )
     caption_loss = ClipLoss(rank=rank, world_size=world_size, gather_with_grad=world_size > 1)
 
     def compute_loss(global_batch: torch.Tensor) -> torch.Tensor:
@@ -116,7 +119,9 @@ def finetune_pc(
             # appears twice in a batch is then its own negative, a small cost at these batch sizes.
             captions = model.encode_text(fit_tokens(model, caption_ids[pair_images]))
             scale = model.logit_scale.exp().detach()
-            loss = loss + settings.caption_loss_weight * caption_loss(F.normalize(feats, dim=-1), F.normalize(captions, dim=-1), scale)
+            loss = loss + settings.caption_loss_weight * caption_loss(
+                F.normalize(feats, dim=-1), F.normalize(captions, dim=-1), scale
+            )
         return loss
 
     trained = torch.nn.ModuleDict({"model": model, "loss": pc_loss})

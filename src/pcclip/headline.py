@@ -25,7 +25,9 @@ HEADLINE_METRICS: dict[str, Headline] = {
     "construction_worst_accuracy": Headline(
         "worst construction", lambda m: m["construction_worst_accuracy"], lambda m: m["difference_accuracy_by_construction"]
     ),
-    "zero_shot_accuracy": Headline("zero-shot accuracy", lambda m: m["zero_shot_accuracy"], lambda m: m["zero_shot_accuracy_by_task"]),
+    "zero_shot_accuracy": Headline(
+        "zero-shot accuracy", lambda m: m["zero_shot_accuracy"], lambda m: m["zero_shot_accuracy_by_task"]
+    ),
     "clipscore": Headline("CLIPScore", lambda m: m["clipscore"]),
     "image_to_text_r1": Headline("image->text R@1", lambda m: m["retrieval"]["image_to_text_r1"], tested=False),
     "text_to_image_r1": Headline("text->image R@1", lambda m: m["retrieval"]["text_to_image_r1"], tested=False),

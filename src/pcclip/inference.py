@@ -67,8 +67,9 @@ def resolve_model_name(model_name: str | None, pretrained: str | Path | None) ->
     return model_name or saved
 
 
-def load(model_name: str | None = None, pretrained: str | Path | None = None, device: str = "auto",
-         batch_size: int = 64) -> DifferenceModel:
+def load(
+    model_name: str | None = None, pretrained: str | Path | None = None, device: str = "auto", batch_size: int = 64
+) -> DifferenceModel:
     """A model for comparing, ranking and searching by difference: any open_clip architecture with
     weights from a pretrained tag or a checkpoint file (a pcclip checkpoint names its own
     architecture, so `model_name` may be left out). device: 'auto' (cuda when a GPU is visible),
@@ -197,8 +198,9 @@ class DifferenceModel:
         items = as_image_list(images)
         return _best_first(items, self.embed_images(items) @ self.direction(more, less))
 
-    def search(self, query_image: ImageLike, difference: Sentences, gallery: Images, k: int = 5,
-               step: float = 1.0) -> list[Scored]:
+    def search(
+        self, query_image: ImageLike, difference: Sentences, gallery: Images, k: int = 5, step: float = 1.0
+    ) -> list[Scored]:
         """The k gallery images that differ from the query as `difference` says (a sentence saying how
         a result differs from the query: 'there are more shapes'), best first: the gallery ranked by
         cosine with normalize(query + step * difference), the query embedding moved along the

@@ -18,8 +18,10 @@ def _model(args: argparse.Namespace):
 
 def _cmd_compare(args: argparse.Namespace) -> None:
     scored = _model(args).which(args.image_a, args.image_b, args.sentences)
-    print(f"how {args.image_a} (a) differs from {args.image_b} (b), best first: cos(sentence, a - b); "
-          "> 0: the sentence fits a vs b better than b vs a")
+    print(
+        f"how {args.image_a} (a) differs from {args.image_b} (b), best first: cos(sentence, a - b); "
+        "> 0: the sentence fits a vs b better than b vs a"
+    )
     for s in scored:
         print(f"{s.score:+.4f}  {s.item}")
 
@@ -78,10 +80,19 @@ def register_inference_commands(sub: argparse._SubParsersAction) -> None:
 
     rank = sub.add_parser("rank", help="order a folder's images along an attribute given by a comparative sentence")
     rank.add_argument("folder", type=Path, help="folder of images")
-    rank.add_argument("--by", action="append", required=True, metavar="SENTENCE",
-                      help="says an image has more of the attribute, e.g. 'larger' (repeatable: averaged)")
-    rank.add_argument("--less", action="append", metavar="SENTENCE",
-                      help="the opposite, e.g. 'smaller' (repeatable); its direction is subtracted")
+    rank.add_argument(
+        "--by",
+        action="append",
+        required=True,
+        metavar="SENTENCE",
+        help="says an image has more of the attribute, e.g. 'larger' (repeatable: averaged)",
+    )
+    rank.add_argument(
+        "--less",
+        action="append",
+        metavar="SENTENCE",
+        help="the opposite, e.g. 'smaller' (repeatable); its direction is subtracted",
+    )
     rank.add_argument("--output", "-o", type=Path, help="also write the ranking as .csv or .json")
     _add_model_options(rank)
     rank.set_defaults(func=_cmd_rank)
@@ -99,5 +110,7 @@ def register_inference_commands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("checkpoint", type=Path, help="a pcclip checkpoint (.safetensors)")
     export.add_argument("output_dir", type=Path)
     export.add_argument("--model", help="architecture (default: the one the checkpoint names)")
-    export.add_argument("--metrics", type=Path, help="an evaluation JSON or a run's results.json: the model card lists its metrics")
+    export.add_argument(
+        "--metrics", type=Path, help="an evaluation JSON or a run's results.json: the model card lists its metrics"
+    )
     export.set_defaults(func=_cmd_export)

@@ -37,7 +37,11 @@ class PCContrastiveLoss(torch.nn.Module):
     """
 
     def __init__(
-        self, temperature: float = 1.0, learnable: bool = False, rank: int = 0, world_size: int = 1,
+        self,
+        temperature: float = 1.0,
+        learnable: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
         reversed_negatives: bool = False,
     ):
         super().__init__()

@@ -107,7 +107,9 @@ def zero_shot_credit(images: torch.Tensor, labels: torch.Tensor, classes: torch.
     return hit_at_k(images @ classes.T, one_hot(labels, len(classes)), min(k, len(classes)))
 
 
-def per_class_accuracy(credit: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str], task: str = "") -> dict[str, float | None]:
+def per_class_accuracy(
+    credit: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str], task: str = ""
+) -> dict[str, float | None]:
     """Mean credit per class, in class order. A class without images stays a candidate but has no
     accuracy (None), and a warning names it."""
     result: dict[str, float | None] = {}
@@ -186,14 +188,18 @@ def retrieval_recall(
     its image is among the k best images. Queries run in chunks to bound memory."""
     owner = text_owner.long()
     if len(owner) != len(texts) or len(texts) == 0 or len(images) == 0:
-        raise PcclipError(f"retrieval needs texts with owners and images; got {len(texts)} texts, {len(owner)} owners, {len(images)} images")
+        raise PcclipError(
+            f"retrieval needs texts with owners and images; got {len(texts)} texts, {len(owner)} owners, {len(images)} images"
+        )
     if owner.min() < 0 or owner.max() >= len(images):
         raise PcclipError(f"retrieval: a text owner is outside 0..{len(images) - 1}")
     described = torch.bincount(owner, minlength=len(images)) > 0
     if not described.all():
         raise PcclipError(f"retrieval: image {int((~described).nonzero()[0])} has no text")
     image_hits = [
-        hit_at_k(images[i : i + chunk] @ texts.T, owner.unsqueeze(0) == torch.arange(i, min(i + chunk, len(images))).unsqueeze(1), k)
+        hit_at_k(
+            images[i : i + chunk] @ texts.T, owner.unsqueeze(0) == torch.arange(i, min(i + chunk, len(images))).unsqueeze(1), k
+        )
         for i in range(0, len(images), chunk)
     ]
     text_hits = [

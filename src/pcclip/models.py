@@ -46,7 +46,7 @@ def _resolve_packaged(cfg: dict) -> dict:
     for key in ("hf_model_name", "hf_tokenizer_name"):
         value = text_cfg.get(key)
         if isinstance(value, str) and value.startswith(PACKAGED_PREFIX):
-            text_cfg[key] = str(packaged_model_dir(value[len(PACKAGED_PREFIX):]))
+            text_cfg[key] = str(packaged_model_dir(value[len(PACKAGED_PREFIX) :]))
     return cfg
 
 
@@ -74,8 +74,10 @@ def register_model_configs() -> tuple[str, ...]:
             try:
                 write_json(target, cfg)
             except OSError as e:
-                raise PcclipError(f"{resolved_dir}: cannot write the resolved model configs ({e.strerror}); make the pcclip "
-                                  "cache writable or point $PCCLIP_CACHE at a writable folder") from None
+                raise PcclipError(
+                    f"{resolved_dir}: cannot write the resolved model configs ({e.strerror}); make the pcclip "
+                    "cache writable or point $PCCLIP_CACHE at a writable folder"
+                ) from None
         names.append(path.stem)
     open_clip.add_model_config(resolved_dir)
     return tuple(names)

@@ -31,7 +31,11 @@ from .errors import PcclipError
 def make_optimizer(params: list[torch.nn.Parameter], settings: OptimSettings) -> torch.optim.Optimizer:
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
-    groups = [g for g in ({"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    groups = [
+        g
+        for g in ({"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0})
+        if g["params"]
+    ]
     # On a GPU the fused kernel updates all parameters in a few launches (CPU keeps torch's default).
     fused = {"fused": True} if all(p.is_cuda for p in params) else {}
     if settings.optimizer == "adam":  # torch's Adam adds decay to the gradient (L2), as the paper's code does
@@ -120,7 +124,9 @@ def wrap_data_parallel(module: torch.nn.Module, compute_loss: Callable[[torch.Te
     return DistributedDataParallel(LossModule(module, compute_loss), device_ids=None, find_unused_parameters=True)
 
 
-def save_train_state(path: Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, losses: list[float]) -> None:
+def save_train_state(
+    path: Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, losses: list[float]
+) -> None:
     """One file, written atomically, that `torch.load(weights_only=True)` reads back."""
     state = {
         "module": module.state_dict(),
@@ -139,14 +145,18 @@ def load_train_state(path: Path, module: torch.nn.Module, optimizer: torch.optim
         module.load_state_dict(state["module"])
         optimizer.load_state_dict(state["optimizer"])
     except Exception as e:  # a truncated or foreign file: say which, and how to start over
-        raise PcclipError(f"{path}: cannot resume from this training state ({str(e).splitlines()[0][:200]}); delete it to start over") from None
+        raise PcclipError(
+            f"{path}: cannot resume from this training state ({str(e).splitlines()[0][:200]}); delete it to start over"
+        ) from None
     torch.set_rng_state(state["torch_rng"])
     if state["cuda_rng"]:
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     return int(state["step"]), list(state["losses"])
 
 
-def stop_non_finite(desc: str, step: int, loss: float, grad_norm: float, state_path: Path | None, module, optimizer, losses) -> None:
+def stop_non_finite(
+    desc: str, step: int, loss: float, grad_norm: float, state_path: Path | None, module, optimizer, losses
+) -> None:
     """Stop before a NaN or infinite update reaches the weights, keeping them as the last good state."""
     kept = ""
     if state_path is not None:
@@ -196,7 +206,9 @@ def train_loop(
     if state_path is not None and Path(state_path).is_file():
         start, losses = load_train_state(state_path, module, optimizer)
     writer = SummaryWriter(str(log_dir)) if log_dir is not None and rank == 0 else None
-    bar = tqdm(batches(start), total=total_steps, initial=start, desc=desc, unit="step", dynamic_ncols=True, disable=rank != 0 or None)
+    bar = tqdm(
+        batches(start), total=total_steps, initial=start, desc=desc, unit="step", dynamic_ncols=True, disable=rank != 0 or None
+    )
     for step, batch in enumerate(bar, start=start):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, total_steps, per_epoch, settings)

@@ -91,12 +91,18 @@ class Pipeline:
         self.device = resolve_device(settings.device)
         # Each key hashes the stage's settings and the code versions of the stage and of those it builds on.
         self.base_key = settings_hash(
-            settings.world, settings.model, settings.pretrain, _file_identity(settings.model.pretrained), code_versions("pretrain")
+            settings.world,
+            settings.model,
+            settings.pretrain,
+            _file_identity(settings.model.pretrained),
+            code_versions("pretrain"),
         )
         self.base_path = stage_folder(self.cache_root, "pretrain") / f"base-{settings.model.name}-{self.base_key}.safetensors"
         real = settings.data.source != "world"
         self.pool_key = settings_hash(
-            self.base_key, settings.pairs, code_versions("pairs"),
+            self.base_key,
+            settings.pairs,
+            code_versions("pairs"),
             *([settings.data, _file_identity(settings.data.root)] if real else []),
         )
         self._comparisons: dict[str, tuple[dict[str, str], dict]] = {}
@@ -123,10 +129,17 @@ class Pipeline:
             torch.manual_seed(s.pretrain.seed)  # the random initial weights come from the seed too
             model, tokenizer = create_model(s.model.name, device=self.device)
             pretrain_clip(
-                model, tokenizer, train.images, train.captions, s.pretrain,
-                state_path=self.base_path.with_suffix(".state.pt"), log_dir=self.output_dir / "tensorboard" / "pretrain",
+                model,
+                tokenizer,
+                train.images,
+                train.captions,
+                s.pretrain,
+                state_path=self.base_path.with_suffix(".state.pt"),
+                log_dir=self.output_dir / "tensorboard" / "pretrain",
             )
-            save_checkpoint(model, self.base_path, s.model.name, s.model_dump(mode="json", include={"world", "model", "pretrain"}))
+            save_checkpoint(
+                model, self.base_path, s.model.name, s.model_dump(mode="json", include={"world", "model", "pretrain"})
+            )
         self.log(f"base model saved to {self.base_path}")
         return model, tokenizer
 
@@ -200,8 +213,10 @@ class Pipeline:
     def training_data(self, sentences: dict[str, str], seed: int) -> PairData:
         """The seed's share of the described pool, with images rendered and captions kept."""
         if not sentences:  # every pair failed or was filtered out: nothing to sample from
-            raise PcclipError(f"the generator kept no comparison to train on (every pair failed or the filter removed it); "
-                              f"the reasons are in its generation store under {self.cache_root}")
+            raise PcclipError(
+                f"the generator kept no comparison to train on (every pair failed or the filter removed it); "
+                f"the reasons are in its generation store under {self.cache_root}"
+            )
         pairs, load_images = self.pair_pool
         described = [p for p in pairs if p.pair_id in sentences]
         rng = np.random.default_rng([self.settings.pairs.seed, seed, 5])
@@ -223,8 +238,13 @@ class Pipeline:
         # store that gained records, trains a new model instead of serving the old one.
         sentences, _ = self.comparisons(generator, generation)
         return settings_hash(
-            self.pool_key, generator, generation, finetune.model_dump(mode="json", exclude={"wise_alpha"}), seed,
-            sorted(sentences.items()), code_versions("finetune"),
+            self.pool_key,
+            generator,
+            generation,
+            finetune.model_dump(mode="json", exclude={"wise_alpha"}),
+            seed,
+            sorted(sentences.items()),
+            code_versions("finetune"),
         )
 
     def finetune_path(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int) -> Path:
@@ -244,16 +264,29 @@ class Pipeline:
             model = copy.deepcopy(base_model)
             with self.times("finetune"):
                 finetune_pc(
-                    model, tokenizer, data, finetune, seed,
-                    state_path=path.with_suffix(".state.pt"), log=self.log,
+                    model,
+                    tokenizer,
+                    data,
+                    finetune,
+                    seed,
+                    state_path=path.with_suffix(".state.pt"),
+                    log=self.log,
                     log_dir=self.output_dir / "tensorboard" / f"{generator}-{finetune.trainable}-seed{seed}",
                 )
                 rank, world_size = distributed_rank_and_size()
                 if rank == 0:  # under torchrun every rank holds the same weights: one writes them
-                    save_checkpoint(model, path, self.settings.model.name, {
-                        "base": self.base_key, "generator": generator, "seed": seed,
-                        "generation": generation.model_dump(mode="json"), "finetune": finetune.model_dump(mode="json"),
-                    })
+                    save_checkpoint(
+                        model,
+                        path,
+                        self.settings.model.name,
+                        {
+                            "base": self.base_key,
+                            "generator": generator,
+                            "seed": seed,
+                            "generation": generation.model_dump(mode="json"),
+                            "finetune": finetune.model_dump(mode="json"),
+                        },
+                    )
                 if world_size > 1:
                     torch.distributed.barrier()  # no rank returns before the checkpoint exists
         if finetune.wise_alpha < 1:
@@ -285,13 +318,23 @@ class Pipeline:
                 return evaluate(*loaded(), self.heldout, images)
 
         key = settings_hash(model_key, self.settings.world, self.settings.eval, code_versions("evaluation"))
-        metrics = self._cached_metrics(stage_folder(self.cache_root, "evaluation") / f"{name}-{key}.json", on_world, {
-            "model": name, "model_key": model_key, "settings": self.settings.model_dump(mode="json"),
-        })
+        metrics = self._cached_metrics(
+            stage_folder(self.cache_root, "evaluation") / f"{name}-{key}.json",
+            on_world,
+            {
+                "model": name,
+                "model_key": model_key,
+                "settings": self.settings.model_dump(mode="json"),
+            },
+        )
         if self.settings.benchmarks:
-            metrics = {**metrics, "benchmarks": {
-                b.name: self.benchmark_evaluation(name, model_key, b, loaded, image_tower_changed) for b in self.settings.benchmarks
-            }}
+            metrics = {
+                **metrics,
+                "benchmarks": {
+                    b.name: self.benchmark_evaluation(name, model_key, b, loaded, image_tower_changed)
+                    for b in self.settings.benchmarks
+                },
+            }
         return metrics
 
     def benchmark_evaluation(self, name: str, model_key: str, b: BenchmarkSettings, loaded, image_tower_changed) -> dict:
@@ -302,9 +345,14 @@ class Pipeline:
                 return evaluate_benchmark(model, tokenizer, self.benchmark_data[b.name], images)
 
         key = settings_hash(model_key, b, _file_identity(str(b.root)), code_versions("benchmarks"))
-        return self._cached_metrics(stage_folder(self.cache_root, "benchmarks") / f"{name}-{b.name}-{key}.json", on_benchmark, {
-            "model": name, "benchmark": b.model_dump(mode="json"),
-        })
+        return self._cached_metrics(
+            stage_folder(self.cache_root, "benchmarks") / f"{name}-{b.name}-{key}.json",
+            on_benchmark,
+            {
+                "model": name,
+                "benchmark": b.model_dump(mode="json"),
+            },
+        )
 
     @cached_property
     def benchmark_data(self) -> dict[str, Benchmark]:
@@ -323,7 +371,8 @@ class Pipeline:
     def finetuned_metrics(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int) -> dict:
         key = settings_hash(self.finetune_key(generator, generation, finetune, seed), finetune.wise_alpha)
         return self.evaluation(
-            f"pcclip-{generator}-{finetune.trainable}-seed{seed}", key,
+            f"pcclip-{generator}-{finetune.trainable}-seed{seed}",
+            key,
             lambda: self.finetuned(generator, generation, finetune, seed),
             lambda model: image_tower_trains(model, finetune),
         )
@@ -350,8 +399,7 @@ def run(settings: RunSettings, output_dir: Path, log: Callable[[str], None] = pr
     results = {
         "base": pipeline.base_metrics(),
         "pc_clip": {
-            str(seed): pipeline.finetuned_metrics("run", settings.generator, settings.finetune, seed)
-            for seed in settings.seeds
+            str(seed): pipeline.finetuned_metrics("run", settings.generator, settings.finetune, seed) for seed in settings.seeds
         },
     }
     summary = {"settings": settings.model_dump(mode="json"), "results": results, **pipeline.manifest()}

@@ -20,15 +20,21 @@ def _software() -> dict[str, str]:
 
     from . import __version__
 
-    return {"pcclip": __version__, "torch": torch.__version__, "open_clip": open_clip.__version__,
-            "transformers": transformers.__version__, "python": platform.python_version()}
+    return {
+        "pcclip": __version__,
+        "torch": torch.__version__,
+        "open_clip": open_clip.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+    }
 
 
 @cache
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=10
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -43,8 +49,12 @@ def hardware(device: str = "cpu") -> str:
 
 def provenance(device: str = "cpu") -> dict[str, str]:
     """This process's software versions, commit, hardware and the time, as stored with a result."""
-    return {**_software(), "git commit": git_commit(), "hardware": hardware(device),
-            "computed": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    return {
+        **_software(),
+        "git commit": git_commit(),
+        "hardware": hardware(device),
+        "computed": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
 
 
 def computed_on(records) -> list[dict]:

@@ -58,8 +58,17 @@ def evaluate_benchmark(model, tokenizer, benchmark: Benchmark, image_embeddings:
         return evaluate_captions(model, tokenizer, data, image_embeddings)
     if b.task == "differences":
         return evaluate_attribute(
-            model, tokenizer, data.images, benchmark.values, b.more_sentence, b.less_sentence, b.more_prompt,
-            b.less_prompt, pairs=b.pairs, seed=b.seed, image_embeddings=image_embeddings,
+            model,
+            tokenizer,
+            data.images,
+            benchmark.values,
+            b.more_sentence,
+            b.less_sentence,
+            b.more_prompt,
+            b.less_prompt,
+            pairs=b.pairs,
+            seed=b.seed,
+            image_embeddings=image_embeddings,
         )
     return evaluate_classification(model, tokenizer, data, STANDARD_TEMPLATES[b.templates], image_embeddings=image_embeddings)
 

@@ -39,7 +39,11 @@ class RealPairPool:
         return ImageFiles([self.paths[i] for i in ids]).load(range(len(ids)), preprocess)
 
     def to_json(self) -> dict:
-        return {"pairs": [asdict(p) for p in self.pairs], "paths": {k: str(v) for k, v in self.paths.items()}, "skipped": self.skipped}
+        return {
+            "pairs": [asdict(p) for p in self.pairs],
+            "paths": {k: str(v) for k, v in self.paths.items()},
+            "skipped": self.skipped,
+        }
 
     @classmethod
     def from_json(cls, content: dict) -> RealPairPool:
@@ -47,7 +51,12 @@ class RealPairPool:
         return cls([PairRecord(**p) for p in content["pairs"]], paths, content["skipped"])
 
     def summary(self) -> dict:
-        return {"images": len(self.paths), "pairs": len(self.pairs), "skipped_images": len(self.skipped), "skipped": self.skipped[:20]}
+        return {
+            "images": len(self.paths),
+            "pairs": len(self.pairs),
+            "skipped_images": len(self.skipped),
+            "skipped": self.skipped[:20],
+        }
 
 
 def real_pair_pool(data: DataSettings, settings: PairSettings) -> RealPairPool:

@@ -76,31 +76,65 @@ def verdict(row: dict) -> str:
 
 def _table(rows: list[dict], base: dict) -> tuple[list[str], list[list[str]]]:
     labels = [HEADLINE_METRICS[m].label for m in SHOWN_METRICS]
-    header = ["", *labels, "gain in difference accuracy", "vs reference: difference accuracy",
-              "vs reference: zero-shot", "vs reference: CLIPScore", "verdict"]
+    header = [
+        "",
+        *labels,
+        "gain in difference accuracy",
+        "vs reference: difference accuracy",
+        "vs reference: zero-shot",
+        "vs reference: CLIPScore",
+        "verdict",
+    ]
     body = [["base model", *(f"{HEADLINE_METRICS[m].get(base):.3f}" for m in SHOWN_METRICS), "", "", "", "", ""]]
-    body += [[_row_name(r), *(_cell(r[m]) for m in SHOWN_METRICS), _effect(r["difference_accuracy"]["gain"]),
-              *("" if r["reference"] else _effect(r[m]["vs_reference"]) for m in ("difference_accuracy", "zero_shot_accuracy", "clipscore")),
-              verdict(r)] for r in rows]
+    body += [
+        [
+            _row_name(r),
+            *(_cell(r[m]) for m in SHOWN_METRICS),
+            _effect(r["difference_accuracy"]["gain"]),
+            *(
+                "" if r["reference"] else _effect(r[m]["vs_reference"])
+                for m in ("difference_accuracy", "zero_shot_accuracy", "clipscore")
+            ),
+            verdict(r),
+        ]
+        for r in rows
+    ]
     return header, body
 
 
 def _construction_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     by = rows[0]["construction_worst_accuracy"]["by"]
     body = [["base model", *(f"{c['base']:.3f}" for c in by.values())]]
-    body += [[_row_name(r), *(f"{c['mean']:.3f}" + (" (below base)" if c["mean"] < c["base"] else "")
-                              for c in r["construction_worst_accuracy"]["by"].values())] for r in rows]
+    body += [
+        [
+            _row_name(r),
+            *(
+                f"{c['mean']:.3f}" + (" (below base)" if c["mean"] < c["base"] else "")
+                for c in r["construction_worst_accuracy"]["by"].values()
+            ),
+        ]
+        for r in rows
+    ]
     return ["difference accuracy by construction (both orders)", *by], body
 
 
 def _benchmark_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     """Real-data benchmarks: each one's headline metric, mean ± CI over seeds and paired against the reference."""
     names = list(rows[0]["benchmarks"])
-    header = ["real-data benchmark", *(f"{n}: {rows[0]['benchmarks'][n]['metric'].replace('_', ' ')}" for n in names),
-              *(f"vs reference: {n}" for n in names)]
+    header = [
+        "real-data benchmark",
+        *(f"{n}: {rows[0]['benchmarks'][n]['metric'].replace('_', ' ')}" for n in names),
+        *(f"vs reference: {n}" for n in names),
+    ]
     body = [["base model", *(f"{rows[0]['benchmarks'][n]['base']:.3f}" for n in names), *([""] * len(names))]]
-    body += [[_row_name(r), *(_cell(r["benchmarks"][n]) for n in names),
-              *("" if r["reference"] else _effect(r["benchmarks"][n]["vs_reference"]) for n in names)] for r in rows]
+    body += [
+        [
+            _row_name(r),
+            *(_cell(r["benchmarks"][n]) for n in names),
+            *("" if r["reference"] else _effect(r["benchmarks"][n]["vs_reference"]) for n in names),
+        ]
+        for r in rows
+    ]
     return header, body
 
 
@@ -110,8 +144,13 @@ def _bar_figure(rows: list[dict], title: str, path: Path) -> Path:
     names = [_row_name(r).replace(" (reference)", "*") for r in rows]
     for ax, metric in zip(axes, metrics):
         means = [r[metric]["mean"] for r in rows]
-        ax.bar(range(len(rows)), means, yerr=[r[metric]["ci"] for r in rows], capsize=4,
-               color=["#c44e52" if r["reference"] else "#4c72b0" for r in rows])
+        ax.bar(
+            range(len(rows)),
+            means,
+            yerr=[r[metric]["ci"] for r in rows],
+            capsize=4,
+            color=["#c44e52" if r["reference"] else "#4c72b0" for r in rows],
+        )
         ax.axhline(rows[0][metric]["base"], color="black", ls="--", lw=1, label="base model")
         ax.set_xticks(range(len(rows)), names, rotation=20, ha="right", fontsize=8)
         ax.set_title(HEADLINE_METRICS[metric].label, fontsize=10)
@@ -133,21 +172,36 @@ def _quality_figure(curves: dict, path: Path) -> Path:
     for ax, metric in zip(axes[0], shown):
         curve = curves[metric]
         fit = QualityFit(**{k: tuple(v) if isinstance(v, list) else v for k, v in curve["fit"].items()})
-        ax.scatter([p["correctness"] for p in curve["points"]], [p["value"] for p in curve["points"]],
-                   s=14, color="#4c72b0", alpha=0.7, label="quality axis (per seed)")
+        ax.scatter(
+            [p["correctness"] for p in curve["points"]],
+            [p["value"] for p in curve["points"]],
+            s=14,
+            color="#4c72b0",
+            alpha=0.7,
+            label="quality axis (per seed)",
+        )
         xs = np.linspace(0, 1, 50)
         bands = [fit.predict(x) for x in xs]
         ax.plot(xs, [b.value for b in bands], color="#4c72b0", lw=1.2, label=f"fit, slope {fit.slope:+.3f}")
         ax.fill_between(xs, [b.low for b in bands], [b.high for b in bands], color="#4c72b0", alpha=0.12)
         for placed in curve["placed"]:
-            ax.errorbar(placed["correctness"], placed["measured"], yerr=placed["measured_ci"], fmt="o", color="#c44e52", capsize=3)
-            ax.annotate(placed["generator"], (placed["correctness"], placed["measured"]), fontsize=7,
-                        xytext=(4, 4), textcoords="offset points")
+            ax.errorbar(
+                placed["correctness"], placed["measured"], yerr=placed["measured_ci"], fmt="o", color="#c44e52", capsize=3
+            )
+            ax.annotate(
+                placed["generator"],
+                (placed["correctness"], placed["measured"]),
+                fontsize=7,
+                xytext=(4, 4),
+                textcoords="offset points",
+            )
         ax.set_xlabel("share of correct comparisons", fontsize=9)
         ax.set_title(HEADLINE_METRICS[metric].label, fontsize=10)
         ax.set_xlim(-0.03, 1.03)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle("Comparison quality -> PC-CLIP metrics (blue: the degraded oracle; red: real generators, mean ± 95% CI)", fontsize=10)
+    fig.suptitle(
+        "Comparison quality -> PC-CLIP metrics (blue: the degraded oracle; red: real generators, mean ± 95% CI)", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -163,23 +217,40 @@ def _quality_section(study: dict, figure_dir: Path) -> Section:
             fits.append([label, "no fit", curve["why"], ""])
             continue
         f = curve["fit"]
-        fits.append([label, f"{f['slope']:+.3f} [{f['slope_ci'][0]:+.3f}, {f['slope_ci'][1]:+.3f}]",
-                     f"{f['intercept']:.3f} [{f['intercept_ci'][0]:.3f}, {f['intercept_ci'][1]:.3f}]", str(f["n"])])
+        fits.append(
+            [
+                label,
+                f"{f['slope']:+.3f} [{f['slope_ci'][0]:+.3f}, {f['slope_ci'][1]:+.3f}]",
+                f"{f['intercept']:.3f} [{f['intercept_ci'][0]:.3f}, {f['intercept_ci'][1]:.3f}]",
+                str(f["n"]),
+            ]
+        )
         for placed in curve["placed"]:
             p = placed["predicted"]
             inside = p["low"] <= placed["measured"] <= p["high"]
-            checks.append([label, placed["generator"], f"{placed['correctness']:.1%}",
-                           f"{p['value']:.3f} [{p['low']:.3f}, {p['high']:.3f}]" + (" (extrapolated)" if p["extrapolated"] else ""),
-                           f"{placed['measured']:.3f} ± {placed['measured_ci']:.3f}", "yes" if inside else "no"])
+            checks.append(
+                [
+                    label,
+                    placed["generator"],
+                    f"{placed['correctness']:.1%}",
+                    f"{p['value']:.3f} [{p['low']:.3f}, {p['high']:.3f}]" + (" (extrapolated)" if p["extrapolated"] else ""),
+                    f"{placed['measured']:.3f} ± {placed['measured_ci']:.3f}",
+                    "yes" if inside else "no",
+                ]
+            )
     return Section(
         "Comparison quality: the dose-response",
-        ["Each metric against the share of the finetuning comparisons that are correct (judged against the world's "
-         "ground truth), one point per quality level and seed, with a least-squares line and its 95% prediction "
-         "band. A writer we cannot run here is placed on this line from its measured correctness alone: "
-         "`pcclip score STORE --curve study.json` measures a store's correctness and prints its predicted difference "
-         "accuracy. The prediction check below does that for the generators this study trained."],
-        [(["metric", "slope per unit correctness [95% CI]", "at 0% correct [95% CI]", "points"], fits),
-         (["metric", "generator", "correct", "predicted [95% PI]", "measured", "inside the interval"], checks)],
+        [
+            "Each metric against the share of the finetuning comparisons that are correct (judged against the world's "
+            "ground truth), one point per quality level and seed, with a least-squares line and its 95% prediction "
+            "band. A writer we cannot run here is placed on this line from its measured correctness alone: "
+            "`pcclip score STORE --curve study.json` measures a store's correctness and prints its predicted difference "
+            "accuracy. The prediction check below does that for the generators this study trained."
+        ],
+        [
+            (["metric", "slope per unit correctness [95% CI]", "at 0% correct [95% CI]", "points"], fits),
+            (["metric", "generator", "correct", "predicted [95% PI]", "measured", "inside the interval"], checks),
+        ],
         [_quality_figure(curves, figure_dir / "quality_curve.png")],
     )
 
@@ -212,60 +283,103 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
     reference = study["reference"]
     # A reference generator that was skipped has a stand-in, which is not the paper's configuration.
     role = "the paper's configuration, " if reference["generator"] == study["settings"]["reference"]["generator"] else ""
-    sections = [Section(
-        f"PC-CLIP ablation study: {study['name']}",
-        [
-            f"Seeds {', '.join(map(str, seeds))} (the quality axis: its own, listed in the settings); every cell is the "
-            "mean with a 95% t-interval over seeds, evaluated on held-out scenes with held-out phrasing. Gains over the "
-            "base model and differences from a table's reference row are paired by seed, given with their 95% "
-            "interval and a Holm-corrected p over the table's rows and metrics.",
-            "Two views of difference accuracy: the held-out sentences (any construction, both orders of every pair) "
-            "and the construction probe: the same kind of pairs said in fixed constructions (the second image named "
-            "first, a verb of change, a relative clause, ...), each pair in both orders. 'worst construction' is "
-            "the lowest of them; a row's gain counts only if no construction falls below the base model.",
-            f"Reference row: {role}generator `{reference['generator']}` with encoder choice `{reference['trainable']}`. "
-            f"{reference['why']}",
-            "Base model (no finetuning): " + ", ".join(f"{HEADLINE_METRICS[m].label} {HEADLINE_METRICS[m].get(base):.3f}"
-                                                       for m in SHOWN_METRICS) + ".",
-        ],
-    )]
+    sections = [
+        Section(
+            f"PC-CLIP ablation study: {study['name']}",
+            [
+                f"Seeds {', '.join(map(str, seeds))} (the quality axis: its own, listed in the settings); every cell is the "
+                "mean with a 95% t-interval over seeds, evaluated on held-out scenes with held-out phrasing. Gains over the "
+                "base model and differences from a table's reference row are paired by seed, given with their 95% "
+                "interval and a Holm-corrected p over the table's rows and metrics.",
+                "Two views of difference accuracy: the held-out sentences (any construction, both orders of every pair) "
+                "and the construction probe: the same kind of pairs said in fixed constructions (the second image named "
+                "first, a verb of change, a relative clause, ...), each pair in both orders. 'worst construction' is "
+                "the lowest of them; a row's gain counts only if no construction falls below the base model.",
+                f"Reference row: {role}generator `{reference['generator']}` with encoder choice `{reference['trainable']}`. "
+                f"{reference['why']}",
+                "Base model (no finetuning): "
+                + ", ".join(f"{HEADLINE_METRICS[m].label} {HEADLINE_METRICS[m].get(base):.3f}" for m in SHOWN_METRICS)
+                + ".",
+            ],
+        )
+    ]
     if study["skipped"]:
-        sections.append(Section(
-            "Skipped generators",
-            ["These generators could not run here and are left out of the study; restore what the reason names and "
-             "rerun to add them (finished runs are not redone).", *study["fallbacks"]],
-            [(["generator", "reason"], [[name, reason] for name, reason in study["skipped"].items()])],
-        ))
+        sections.append(
+            Section(
+                "Skipped generators",
+                [
+                    "These generators could not run here and are left out of the study; restore what the reason names and "
+                    "rerun to add them (finished runs are not redone).",
+                    *study["fallbacks"],
+                ],
+                [(["generator", "reason"], [[name, reason] for name, reason in study["skipped"].items()])],
+            )
+        )
     for table, rows in study["tables"].items():
         tables = [_table(rows, base), _construction_table(rows)]
         if rows[0]["benchmarks"]:
             tables.append(_benchmark_table(rows))
-        sections.append(Section(TABLE_TITLES[table], [], tables, [_bar_figure(rows, TABLE_TITLES[table], figure_dir / f"{table}_bars.png")]))
+        sections.append(
+            Section(TABLE_TITLES[table], [], tables, [_bar_figure(rows, TABLE_TITLES[table], figure_dir / f"{table}_bars.png")])
+        )
         if table == "quality" and "quality_curves" in study:
             sections.append(_quality_section(study, figure_dir))
-    sections.append(Section("Difference accuracy by attribute", figures=[_heatmap(study["tables"], base, figure_dir / "attributes_heatmap.png")]))
+    sections.append(
+        Section(
+            "Difference accuracy by attribute", figures=[_heatmap(study["tables"], base, figure_dir / "attributes_heatmap.png")]
+        )
+    )
 
     gen_rows, examples = [], []
     for name, g in study["generation"].items():
-        gen_rows.append([name, str(g["pairs"]), str(g["failed"]), f"{g['kept']} ({g['kept'] / max(g['pairs'], 1):.0%})",
-                         f"{g['mean_chars']:.0f}", _share(g["names_a_real_difference"]), _share(g["correct"])])
+        gen_rows.append(
+            [
+                name,
+                str(g["pairs"]),
+                str(g["failed"]),
+                f"{g['kept']} ({g['kept'] / max(g['pairs'], 1):.0%})",
+                f"{g['mean_chars']:.0f}",
+                _share(g["names_a_real_difference"]),
+                _share(g["correct"]),
+            ]
+        )
         examples += [[name, e["caption_a"], e["caption_b"], e["kept"]] for e in g["examples"]]
-    sections.append(Section(
-        "Generation quality per generator",
-        ["Agreement is judged against the world's ground truth on the kept sentences: does the sentence name an "
-         "attribute that really differs, and is it correct (right attribute, right way round)?"
-         + (" Real data has no ground truth (n/a)." if any(g["correct"] is None for g in study["generation"].values()) else "")],
-        [(["generator", "pairs", "failed", "kept after filter", "mean chars", "names a real difference", "correct"], gen_rows),
-         (["generator", "caption of image 1", "caption of image 2", "comparison (kept)"], examples)],
-    ))
+    sections.append(
+        Section(
+            "Generation quality per generator",
+            [
+                "Agreement is judged against the world's ground truth on the kept sentences: does the sentence name an "
+                "attribute that really differs, and is it correct (right attribute, right way round)?"
+                + (
+                    " Real data has no ground truth (n/a)."
+                    if any(g["correct"] is None for g in study["generation"].values())
+                    else ""
+                )
+            ],
+            [
+                (
+                    ["generator", "pairs", "failed", "kept after filter", "mean chars", "names a real difference", "correct"],
+                    gen_rows,
+                ),
+                (["generator", "caption of image 1", "caption of image 2", "comparison (kept)"], examples),
+            ],
+        )
+    )
     where = [[", ".join(f"{k} {v}" for k, v in c.items() if k != "results"), str(c["results"])] for c in study["computed_on"]]
-    manifest = [["peak RSS", f"{study['peak_rss_mb']:.0f} MB"], *[[f"time: {k}", f"{v:.1f} s"] for k, v in study["stage_seconds"].items()]]
-    sections.append(Section(
-        "Manifest",
-        ["Where and with what the results were computed (captured when each was computed), and this run's times. "
-         "The full configuration is in `study.json` next to this report."],
-        [(["computed with", "results"], where), (["", ""], manifest)],
-    ))
+    manifest = [
+        ["peak RSS", f"{study['peak_rss_mb']:.0f} MB"],
+        *[[f"time: {k}", f"{v:.1f} s"] for k, v in study["stage_seconds"].items()],
+    ]
+    sections.append(
+        Section(
+            "Manifest",
+            [
+                "Where and with what the results were computed (captured when each was computed), and this run's times. "
+                "The full configuration is in `study.json` next to this report."
+            ],
+            [(["computed with", "results"], where), (["", ""], manifest)],
+        )
+    )
     return sections
 
 
@@ -295,6 +409,7 @@ def format_run_table(summary: dict) -> str:
 def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
     def line(cells):
         return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
     return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)])
 
 
@@ -325,11 +440,15 @@ def to_html(sections: list[Section]) -> str:
         parts += [f"<p>{html.escape(p)}</p>" for p in s.paragraphs if p]
         parts += [table(h, r) for h, r in s.tables]
         parts += [figure(f) for f in s.figures]
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #ccc;padding:4px 8px;"
-             "text-align:left}th{background:#f3f3f3}img{max-width:100%;margin:1em 0}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(sections[0].title)}</title>" \
-           f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "text-align:left}th{background:#f3f3f3}img{max-width:100%;margin:1em 0}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(sections[0].title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
 
 
 def write_report(study: dict, output_dir: Path) -> tuple[Path, Path]:

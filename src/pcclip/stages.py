@@ -42,16 +42,23 @@ STAGES: dict[str, Stage] = {
     # The pool of training pairs (world minimal pairs, or a real dataset's sampled images).
     "pairs": Stage(1, ("data.py", "generate/pairs.py", "real_pairs.py", "datasets/*.py"), ("world",)),
     # Who writes each pair's comparison: the generation store.
-    "generation": Stage(1, ("generate/core.py", "generate/prompts.py", "generate/store.py", "generate/settings.py",
-                            "generate/backends/*.py"), ("pairs",)),
+    "generation": Stage(
+        1,
+        ("generate/core.py", "generate/prompts.py", "generate/store.py", "generate/settings.py", "generate/backends/*.py"),
+        ("pairs",),
+    ),
     # The paper's heuristic filter over generated text (not cached itself: it runs on every read).
     "filter": Stage(1, ("generate/filters.py",), cached=False),
     # PC-CLIP finetuning of a base model on the kept comparisons.
-    "finetune": Stage(1, ("finetune.py", "optim.py", "losses.py", "distributed.py", "checkpoint.py", "encode.py"),
-                      ("pretrain", "generation", "filter")),
+    "finetune": Stage(
+        1,
+        ("finetune.py", "optim.py", "losses.py", "distributed.py", "checkpoint.py", "encode.py"),
+        ("pretrain", "generation", "filter"),
+    ),
     # Metrics on the world's held-out set.
-    "evaluation": Stage(1, ("evaluate.py", "metrics.py", "encode.py", "data.py", "datasets/templates.py",
-                            "datasets/comparatives.py"), ("world",)),
+    "evaluation": Stage(
+        1, ("evaluate.py", "metrics.py", "encode.py", "data.py", "datasets/templates.py", "datasets/comparatives.py"), ("world",)
+    ),
     # Metrics on real-data benchmarks read from local files.
     "benchmarks": Stage(1, ("real_eval.py", "evaluate.py", "metrics.py", "encode.py", "datasets/*.py")),
 }
@@ -117,8 +124,10 @@ def unrecorded_changes(recorded: dict[str, dict]) -> dict[str, str]:
         if entry is None:
             problems[name] = "no digest recorded"
         elif entry["digest"] != source_digest(name):
-            problems[name] = (f"its sources changed since version {entry['version']} was recorded: if what it computes "
-                              f"changed, bump STAGES[{name!r}].version in pcclip/stages.py; then record the digest")
+            problems[name] = (
+                f"its sources changed since version {entry['version']} was recorded: if what it computes "
+                f"changed, bump STAGES[{name!r}].version in pcclip/stages.py; then record the digest"
+            )
         elif entry["version"] != stage.version:
             problems[name] = f"version {stage.version} was never recorded (recorded: {entry['version']}); record the digest"
     return problems
@@ -131,8 +140,9 @@ def record() -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pcclip.stages", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m pcclip.stages", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--record", action="store_true", help="write the current versions and source digests")
     args = parser.parse_args(argv)
     problems = unrecorded_changes(recorded_digests())

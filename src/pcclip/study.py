@@ -55,8 +55,8 @@ class QualityAxisSettings(Settings):
         (), description="error rates of the degraded oracle, each a row besides the oracle's own (error rate 0)"
     )
     backend: dict[str, Any] = Field(
-        default_factory=dict, description="degraded-oracle settings besides error_rate, e.g. error_mix (default: the "
-        "mix measured on the offline LLMs)",
+        default_factory=dict,
+        description="degraded-oracle settings besides error_rate, e.g. error_mix (default: the mix measured on the offline LLMs)",
     )
     seeds: tuple[int, ...] | None = Field(None, description="finetuning seeds of the axis (default: run.seeds)")
 
@@ -103,7 +103,8 @@ class StudySettings(Settings):
     reference: ReferenceSettings = ReferenceSettings()
     quality: QualityAxisSettings = QualityAxisSettings()
     variants: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="name -> finetune settings changed from run.finetune (reference encoder "
+        default_factory=dict,
+        description="name -> finetune settings changed from run.finetune (reference encoder "
         "choice, encoder_generator's comparisons), e.g. {keep-clip = {caption_loss_weight = 0.1}}",
     )
 
@@ -111,7 +112,8 @@ class StudySettings(Settings):
     def _names_exist(self) -> StudySettings:
         known = set(self.generators)
         for where, name in [("llm_ablation", n) for n in self.llm_ablation] + [
-            ("encoder_generator", self.encoder_generator), ("reference.generator", self.reference.generator)
+            ("encoder_generator", self.encoder_generator),
+            ("reference.generator", self.reference.generator),
         ]:
             if name not in known:
                 raise ValueError(f"{where}: unknown generator {name!r}; defined: {', '.join(sorted(known))}")
@@ -153,13 +155,19 @@ class StudySettings(Settings):
             cells += [Cell("quality", g, g, reference, quality_seeds) for g in self.quality.generators()]
         if self.variants:
             cells.append(Cell("variants", "paper's loss", self.encoder_generator, reference, seeds))
-            cells += [Cell("variants", name, self.encoder_generator, self.variant_finetune(name), seeds) for name in self.variants]
+            cells += [
+                Cell("variants", name, self.encoder_generator, self.variant_finetune(name), seeds) for name in self.variants
+            ]
         return cells
 
     def references(self) -> dict[str, str]:
         """The row of each table the others are compared with."""
-        return {"llm": self.reference.generator, "encoders": self.reference.trainable, "quality": "oracle",
-                "variants": "paper's loss"}
+        return {
+            "llm": self.reference.generator,
+            "encoders": self.reference.trainable,
+            "quality": "oracle",
+            "variants": "paper's loss",
+        }
 
 
 def load_study(path: Path | None = None, overrides: list[str] = ()) -> StudySettings:
@@ -195,12 +203,16 @@ def without_skipped(settings: StudySettings, skipped: dict[str, str]) -> tuple[S
     stand_in, notes = available[0], []
     update: dict[str, Any] = {"llm_ablation": available}
     if settings.reference.generator in skipped:
-        notes.append(f"The configured reference generator `{settings.reference.generator}` was skipped, so `{stand_in}`, "
-                     "the first generator of llm_ablation that can run, is the reference row instead.")
+        notes.append(
+            f"The configured reference generator `{settings.reference.generator}` was skipped, so `{stand_in}`, "
+            "the first generator of llm_ablation that can run, is the reference row instead."
+        )
         update["reference"] = settings.reference.model_copy(update={"generator": stand_in, "why": notes[-1]})
     if settings.encoder_generator in skipped:
-        notes.append(f"The encoder ablation's generator `{settings.encoder_generator}` was skipped, so it trains on "
-                     f"`{stand_in}`'s comparisons instead.")
+        notes.append(
+            f"The encoder ablation's generator `{settings.encoder_generator}` was skipped, so it trains on "
+            f"`{stand_in}`'s comparisons instead."
+        )
         update["encoder_generator"] = stand_in
     if any(g in skipped for g in settings.quality.generators()):
         notes.append("The quality axis was skipped: " + skipped[next(g for g in settings.quality.generators() if g in skipped)])
@@ -225,8 +237,10 @@ def _generate(pipeline: Pipeline, settings: StudySettings, skipped: dict[str, st
                 summaries[name] = summary
             else:
                 removed = summary["pairs"] - summary["failed"]
-                skipped[name] = (f"no comparison kept: {summary['failed']} of {summary['pairs']} pairs failed (the reasons "
-                                 f"are in its generation store), {removed} removed by the filter")
+                skipped[name] = (
+                    f"no comparison kept: {summary['failed']} of {summary['pairs']} pairs failed (the reasons "
+                    f"are in its generation store), {removed} removed by the filter"
+                )
         if name in skipped:
             log(f"generator {name} skipped: {skipped[name]}")
     return summaries
@@ -259,7 +273,9 @@ def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], No
     for key, seed in bar:
         cell = by_key[key]
         bar.set_postfix_str(f"{cell.generator} x {cell.finetune.trainable} x seed {seed}")
-        runs.setdefault(key, {})[seed] = pipeline.finetuned_metrics(cell.generator, generators[cell.generator], cell.finetune, seed)
+        runs.setdefault(key, {})[seed] = pipeline.finetuned_metrics(
+            cell.generator, generators[cell.generator], cell.finetune, seed
+        )
     bar.close()
 
     result = {

@@ -55,20 +55,31 @@ def holm(p_values: Sequence[float | None]) -> list[float | None]:
 def _row(cell, runs: dict[int, dict], reference: dict[int, dict], is_reference: bool, base: dict, benchmarks) -> dict:
     seeds = list(cell.seeds)
     common = [s for s in seeds if s in reference]
-    row = {"name": cell.row, "generator": cell.generator, "trainable": cell.finetune.trainable,
-           "reference": is_reference, "seeds": seeds}
+    row = {
+        "name": cell.row,
+        "generator": cell.generator,
+        "trainable": cell.finetune.trainable,
+        "reference": is_reference,
+        "seeds": seeds,
+    }
 
     def summary(get) -> dict:
         values = [get(runs[s]) for s in seeds]
-        return {**mean_ci(values), "values": values, "base": get(base),
-                "gain": paired_test(values, [get(base)] * len(values)),
-                "vs_reference": paired_test([get(runs[s]) for s in common], [get(reference[s]) for s in common])}
+        return {
+            **mean_ci(values),
+            "values": values,
+            "base": get(base),
+            "gain": paired_test(values, [get(base)] * len(values)),
+            "vs_reference": paired_test([get(runs[s]) for s in common], [get(reference[s]) for s in common]),
+        }
 
     for name, metric in HEADLINE_METRICS.items():
         row[name] = summary(metric.get)
         if metric.breakdown is not None:
-            row[name]["by"] = {part: {**mean_ci([metric.breakdown(runs[s])[part] for s in seeds]), "base": value}
-                               for part, value in metric.breakdown(base).items()}
+            row[name]["by"] = {
+                part: {**mean_ci([metric.breakdown(runs[s])[part] for s in seeds]), "base": value}
+                for part, value in metric.breakdown(base).items()
+            }
     row["benchmarks"] = {
         b.name: {**summary(lambda m, b=b: headline(b, m["benchmarks"][b.name])), "metric": HEADLINE[b.task]} for b in benchmarks
     }
@@ -89,28 +100,39 @@ def quality_curves(quality_rows: list[dict], placed_rows: list[dict], generation
     difference-accuracy curve in the shape `pcclip score --curve` reads."""
     curves = {}
     for metric in CURVE_METRICS:
-        points = [{"correctness": generation[row["generator"]]["correct"], "value": value}
-                  for row in quality_rows for value in row[metric]["values"]]
+        points = [
+            {"correctness": generation[row["generator"]]["correct"], "value": value}
+            for row in quality_rows
+            for value in row[metric]["values"]
+        ]
         try:
             fit = fit_quality([p["correctness"] for p in points], [p["value"] for p in points], HEADLINE_METRICS[metric].label)
         except PcclipError as e:
             curves[metric] = {"points": points, "fit": None, "why": str(e), "placed": []}
             continue
-        placed = [{
-            "generator": row["generator"],
-            "correctness": generation[row["generator"]]["correct"],
-            "predicted": fit.predict(generation[row["generator"]]["correct"]).to_json(),
-            "measured": row[metric]["mean"], "measured_ci": row[metric]["ci"],
-        } for row in placed_rows]
+        placed = [
+            {
+                "generator": row["generator"],
+                "correctness": generation[row["generator"]]["correct"],
+                "predicted": fit.predict(generation[row["generator"]]["correct"]).to_json(),
+                "measured": row[metric]["mean"],
+                "measured_ci": row[metric]["ci"],
+            }
+            for row in placed_rows
+        ]
         curves[metric] = {"points": points, "fit": fit.to_json(), "placed": placed}
     return {
         "quality_curves": curves,
-        "quality_curve": {"metric": HEADLINE_METRICS["difference_accuracy"].label, "points": curves["difference_accuracy"]["points"]},
+        "quality_curve": {
+            "metric": HEADLINE_METRICS["difference_accuracy"].label,
+            "points": curves["difference_accuracy"]["points"],
+        },
     }
 
 
-def study_tables(cells, runs: dict[str, dict[int, dict]], base: dict, references: dict[str, str], generation: dict,
-                 benchmarks=()) -> dict:
+def study_tables(
+    cells, runs: dict[str, dict[int, dict]], base: dict, references: dict[str, str], generation: dict, benchmarks=()
+) -> dict:
     """{"tables": {table: rows}} from every cell's runs ({run key: {seed: metrics}}), and the quality
     curves when the study has a quality axis and the comparisons have a ground truth."""
     tables: dict[str, list[dict]] = {}

@@ -21,8 +21,9 @@ class EncoderChoice:
 
 ENCODER_CHOICES: dict[str, EncoderChoice] = {
     # The paper: only the text transformer's blocks (no embeddings, final norm, projection or logit scale).
-    "text-blocks": EncoderChoice(r"^(text\.transformer\.encoder\.layer\.|transformer\.resblocks\.)",
-                                 "only the text transformer's blocks (the paper)"),
+    "text-blocks": EncoderChoice(
+        r"^(text\.transformer\.encoder\.layer\.|transformer\.resblocks\.)", "only the text transformer's blocks (the paper)"
+    ),
     "text": EncoderChoice(_TEXT, "the whole text tower"),
     "image": EncoderChoice(_IMAGE, "the whole image tower"),
     "both": EncoderChoice(rf"{_IMAGE}|{_TEXT}", "both towers"),

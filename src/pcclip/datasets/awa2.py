@@ -24,7 +24,9 @@ from ..errors import PcclipError
 from .base import LabelledImages, read_indexed, read_rows, require_dir, require_file
 from .images import ImageFiles
 
-LAYOUT = "the Animals_with_Attributes2 folder (classes.txt, predicates.txt, predicate-matrix-binary.txt, JPEGImages/<class>/*.jpg)"
+LAYOUT = (
+    "the Animals_with_Attributes2 folder (classes.txt, predicates.txt, predicate-matrix-binary.txt, JPEGImages/<class>/*.jpg)"
+)
 
 
 @dataclass
@@ -96,5 +98,7 @@ def _matrix(path: Path, rows: int, columns: int, dtype) -> np.ndarray:
     except ValueError as e:
         raise PcclipError(f"{path}: not a whitespace-separated numeric matrix ({e})") from None
     if matrix.shape != (rows, columns):
-        raise PcclipError(f"{path}: expected {rows} rows (classes.txt) x {columns} columns (predicates.txt), got {matrix.shape[0]} x {matrix.shape[1]}")
+        raise PcclipError(
+            f"{path}: expected {rows} rows (classes.txt) x {columns} columns (predicates.txt), got {matrix.shape[0]} x {matrix.shape[1]}"
+        )
     return matrix

@@ -63,4 +63,6 @@ def _utf8_text(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise PcclipError(f"{path}: line {line}: not UTF-8 text ({e.reason} at byte {e.start}); save the table as UTF-8") from None
+        raise PcclipError(
+            f"{path}: line {line}: not UTF-8 text ({e.reason} at byte {e.start}); save the table as UTF-8"
+        ) from None

@@ -1,8 +1,8 @@
 """COCO captions in the official layout, for CLIPScore and retrieval:
 
-    <root>/annotations/captions_<split>.json   {"images": [{"id", "file_name", ...}],
-                                                 "annotations": [{"image_id", "id", "caption"}]}
-    <root>/<split>/<file_name>                  e.g. val2017/000000000139.jpg
+<root>/annotations/captions_<split>.json   {"images": [{"id", "file_name", ...}],
+                                             "annotations": [{"image_id", "id", "caption"}]}
+<root>/<split>/<file_name>                  e.g. val2017/000000000139.jpg
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ def load_coco_captions(root: str | Path, split: str = "val2017", max_images: int
         content = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise PcclipError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
-    if not isinstance(content, dict) or not isinstance(content.get("images"), list) or not isinstance(content.get("annotations"), list):
+    if (
+        not isinstance(content, dict)
+        or not isinstance(content.get("images"), list)
+        or not isinstance(content.get("annotations"), list)
+    ):
         raise PcclipError(f"{path}: expected an object with 'images' and 'annotations' lists")
     files: dict[int, str] = {}
     for i, image in enumerate(content["images"]):

@@ -48,7 +48,9 @@ def read_comparatives(path: str | Path) -> list[Comparative]:
             reader = csv.DictReader(f)
             missing = set(FIELDS) - set(reader.fieldnames or ())
             if missing:
-                raise PcclipError(f"{path}: line 1: the header must name the columns {', '.join(FIELDS)}; missing {', '.join(sorted(missing))}")
+                raise PcclipError(
+                    f"{path}: line 1: the header must name the columns {', '.join(FIELDS)}; missing {', '.join(sorted(missing))}"
+                )
             rows = [(number, row) for number, row in enumerate(reader, start=2)]
     else:
         raise PcclipError(f"{path}: comparatives must be a .jsonl or .csv file")

@@ -62,11 +62,15 @@ def load_cub(root: str | Path, split: Literal["train", "test", "all"] = "test", 
     if not attributes:
         return CubData(data, keep + 1, (), np.zeros((len(keep), 0), dtype=bool), np.zeros((len(folders), 0)))
     names = tuple(read_indexed(_attribute_names_file(root)))
-    per_image = _image_attributes(require_file(root / "attributes" / "image_attribute_labels.txt", LAYOUT), len(paths), len(names))
+    per_image = _image_attributes(
+        require_file(root / "attributes" / "image_attribute_labels.txt", LAYOUT), len(paths), len(names)
+    )
     continuous_path = require_file(root / "attributes" / "class_attribute_labels_continuous.txt", LAYOUT)
     per_class = np.loadtxt(continuous_path, dtype=np.float64, ndmin=2)
     if per_class.shape != (len(folders), len(names)):
-        raise PcclipError(f"{continuous_path}: expected {len(folders)} rows x {len(names)} columns (classes x attributes), got {per_class.shape}")
+        raise PcclipError(
+            f"{continuous_path}: expected {len(folders)} rows x {len(names)} columns (classes x attributes), got {per_class.shape}"
+        )
     return CubData(data, keep + 1, names, per_image[keep], per_class)
 
 
@@ -103,9 +107,13 @@ def _image_attributes(path: Path, n_images: int, n_attributes: int) -> np.ndarra
             try:
                 image_id, attribute_id, is_present = int(fields[0]), int(fields[1]), int(fields[2])
             except (ValueError, IndexError):
-                raise PcclipError(f"{path}: line {number}: expected '<image_id> <attribute_id> <is_present> ...', got {line.strip()!r}") from None
+                raise PcclipError(
+                    f"{path}: line {number}: expected '<image_id> <attribute_id> <is_present> ...', got {line.strip()!r}"
+                ) from None
             if not (1 <= image_id <= n_images and 1 <= attribute_id <= n_attributes and is_present in (0, 1)):
-                raise PcclipError(f"{path}: line {number}: image id {image_id} (1..{n_images}), attribute id {attribute_id} (1..{n_attributes}) or is_present {is_present} out of range")
+                raise PcclipError(
+                    f"{path}: line {number}: image id {image_id} (1..{n_images}), attribute id {attribute_id} (1..{n_attributes}) or is_present {is_present} out of range"
+                )
             present[image_id - 1, attribute_id - 1] = bool(is_present)
     return present
 
@@ -113,7 +121,9 @@ def _image_attributes(path: Path, n_images: int, n_attributes: int) -> np.ndarra
 REED_LAYOUT = "Reed et al.'s text_c10 folder: <class folder>/<image name>.txt with one description per line"
 
 
-def load_cub_descriptions(root: str | Path, descriptions: str | Path, split: Literal["train", "test", "all"] = "train") -> CaptionedImages:
+def load_cub_descriptions(
+    root: str | Path, descriptions: str | Path, split: Literal["train", "test", "all"] = "train"
+) -> CaptionedImages:
     """The images of a CUB split with Reed et al.'s bird descriptions (about 10 per image), read from
     text_c10/<class folder>/<image name>.txt beside each image's path under images/."""
     cub = load_cub(root, split, attributes=False)

@@ -25,7 +25,8 @@ def load_image_folder(root: str | Path) -> LabelledImages:
     paths, labels = [], []
     for label, name in enumerate(classes):
         files = sorted(
-            p for p in (root / name).rglob("*")
+            p
+            for p in (root / name).rglob("*")
             if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
         )
         paths += files

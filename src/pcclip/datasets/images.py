@@ -101,7 +101,9 @@ def encode_image_source(model, source: ImageSource, batch_size: int = 256) -> to
     if len(source) == 0:
         raise PcclipError("no images to encode")
     preprocess = model_preprocess(model)
-    return torch.cat([
-        encode_images(model, source.load(range(i, min(i + batch_size, len(source))), preprocess), batch_size)
-        for i in range(0, len(source), batch_size)
-    ])
+    return torch.cat(
+        [
+            encode_images(model, source.load(range(i, min(i + batch_size, len(source))), preprocess), batch_size)
+            for i in range(0, len(source), batch_size)
+        ]
+    )

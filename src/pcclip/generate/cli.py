@@ -46,10 +46,12 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     if args.output:
         export_jsonl(records, args.output)
     done = len(records) - result.failed
-    print(f"{settings.backend.backend} {records[0].model if records else ''}: {len(records)} pairs"
-          f"{f' (shard {args.shard})' if shard else ''}: {result.generated} generated now, {result.reused} from the store; "
-          f"{done} completed, {result.failed} failed; {result.seconds:.1f} s"
-          + (f", {result.generated / result.seconds:.1f} pairs/s" if result.generated else ""))
+    print(
+        f"{settings.backend.backend} {records[0].model if records else ''}: {len(records)} pairs"
+        f"{f' (shard {args.shard})' if shard else ''}: {result.generated} generated now, {result.reused} from the store; "
+        f"{done} completed, {result.failed} failed; {result.seconds:.1f} s"
+        + (f", {result.generated / result.seconds:.1f} pairs/s" if result.generated else "")
+    )
     if result.failed and args.quiet:  # without --quiet, the progress bar's closing line said it
         print(failure_summary(records))
     report: FilterReport = apply_filter(records, settings.filter.enabled, settings.filter)[1]
@@ -104,9 +106,11 @@ def _cmd_score(args: argparse.Namespace) -> None:
             raise PcclipError(f"{args.records}: no completed sentence, so no correctness to place on the curve")
         prediction = curve.predict(report.correct / report.total)
         low, high = curve.correctness_range
-        print(f"correct: {prediction.correctness:.2f} -> predicted {curve.metric} {prediction.value:.3f} "
-              f"[{prediction.low:.2f}, {prediction.high:.2f}]"
-              + (f" (extrapolated: the curve spans correct {low:.2f}-{high:.2f})" if prediction.extrapolated else ""))
+        print(
+            f"correct: {prediction.correctness:.2f} -> predicted {curve.metric} {prediction.value:.3f} "
+            f"[{prediction.low:.2f}, {prediction.high:.2f}]"
+            + (f" (extrapolated: the curve spans correct {low:.2f}-{high:.2f})" if prediction.extrapolated else "")
+        )
 
 
 def _cmd_store_merge(args: argparse.Namespace) -> None:
@@ -141,8 +145,13 @@ def register_generate_commands(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("pairs", type=Path, help="pairs JSONL (from `pcclip pairs`)")
     gen.add_argument("--store", type=Path, required=True, help="SQLite store: outputs are cached and resumed here")
     gen.add_argument("--config", type=Path, help="TOML generation settings ([backend], [prompt], [decoding], [filter])")
-    gen.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a setting, e.g. --set backend.backend=hf --set prompt.style=chat (repeatable)")
+    gen.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. --set backend.backend=hf --set prompt.style=chat (repeatable)",
+    )
     gen.add_argument("--shard", metavar="I/N", help="only the I-th of N disjoint shards of the pairs (0 <= I < N)")
     gen.add_argument("--output", "-o", type=Path, help="also write this run's records as JSONL")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -159,8 +168,12 @@ def register_generate_commands(sub: argparse._SubParsersAction) -> None:
     score.add_argument("records", type=Path)
     score.add_argument("pairs", type=Path, help="the world pairs JSONL the records were generated from")
     score.add_argument("--raw", action="store_true", help="score the raw outputs instead of the cleaned ones")
-    score.add_argument("--curve", type=Path, metavar="STUDY_JSON",
-                       help="a study.json with a quality curve: print the metric predicted at these records' correctness")
+    score.add_argument(
+        "--curve",
+        type=Path,
+        metavar="STUDY_JSON",
+        help="a study.json with a quality curve: print the metric predicted at these records' correctness",
+    )
     score.set_defaults(func=_cmd_score)
 
     store = sub.add_parser("store", help="merge shard stores or export a store")

@@ -80,8 +80,10 @@ def failure_summary(records: Sequence[GenerationRecord]) -> str:
     for r in records:
         if r.status == "failed":
             by_kind.setdefault(r.reason.split(" (")[0], []).append(r.reason)
-    parts = [f"{kind} x{len(reasons)}" + (f", e.g. {reasons[0]}" if reasons[0] != kind else "")
-             for kind, reasons in sorted(by_kind.items(), key=lambda item: -len(item[1]))]
+    parts = [
+        f"{kind} x{len(reasons)}" + (f", e.g. {reasons[0]}" if reasons[0] != kind else "")
+        for kind, reasons in sorted(by_kind.items(), key=lambda item: -len(item[1]))
+    ]
     failed = sum(len(reasons) for reasons in by_kind.values())
     return f"{failed} of {len(records)} pairs failed (a rerun retries them): " + "; ".join(parts)
 
@@ -96,8 +98,11 @@ def _run(pairs, settings: GenerationSettings, backend: Backend, store_path: Path
         completed = store.completed(keys)
         have = store.get(wanted)
         # A key completed for another pair (same captions) answers this pair too.
-        store.put(make.copy(completed[key], request) for key, request in zip(keys, requests)
-                  if key in completed and getattr(have.get((key, request.pair.pair_id)), "status", None) != "ok")
+        store.put(
+            make.copy(completed[key], request)
+            for key, request in zip(keys, requests)
+            if key in completed and getattr(have.get((key, request.pair.pair_id)), "status", None) != "ok"
+        )
         todo: dict[str, list[int]] = {}  # key -> the pairs (indices) waiting for it
         for index, key in enumerate(keys):
             if key not in completed:
@@ -135,8 +140,14 @@ def _send_list(todo, requests, settings, store: Store, make: _RecordMaker) -> li
 def _generate_into(store: Store, send, requests, backend: Backend, make: _RecordMaker, progress: bool) -> None:
     """Ask the back end for one output per key and commit each as it arrives."""
     failed = 0
-    with tqdm(total=len(send), disable=not progress, unit="prompt", desc=f"{backend.name} {backend.model}",
-              file=sys.stderr, dynamic_ncols=True) as bar:
+    with tqdm(
+        total=len(send),
+        disable=not progress,
+        unit="prompt",
+        desc=f"{backend.name} {backend.model}",
+        file=sys.stderr,
+        dynamic_ncols=True,
+    ) as bar:
         for position, outcome in backend.generate([requests[indices[0]] for _, indices in send]):
             key, indices = send[position]
             records = [make.record(requests[i], key, outcome) for i in indices]
@@ -161,12 +172,25 @@ class _RecordMaker:
         if error is None:
             error = _output_problem(raw, self.max_output_chars)
         if raw is not None:
-            raw = _storable(raw[:self.max_output_chars])
+            raw = _storable(raw[: self.max_output_chars])
         record = GenerationRecord(
-            key=key, pair_id=pair.pair_id, id_a=pair.id_a, id_b=pair.id_b, caption_a=_storable(pair.caption_a),
-            caption_b=_storable(pair.caption_b), prompt=_storable(prompt_text(request.prompt)), backend=self.backend.name,
-            model=self.backend.model, settings=self.provenance, settings_hash=self.fingerprint,
-            status="failed" if error else "ok", reason=error, raw=raw, cleaned=None, kept=None, rule=None,
+            key=key,
+            pair_id=pair.pair_id,
+            id_a=pair.id_a,
+            id_b=pair.id_b,
+            caption_a=_storable(pair.caption_a),
+            caption_b=_storable(pair.caption_b),
+            prompt=_storable(prompt_text(request.prompt)),
+            backend=self.backend.name,
+            model=self.backend.model,
+            settings=self.provenance,
+            settings_hash=self.fingerprint,
+            status="failed" if error else "ok",
+            reason=error,
+            raw=raw,
+            cleaned=None,
+            kept=None,
+            rule=None,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         return self.judged(record)
@@ -174,8 +198,16 @@ class _RecordMaker:
     def copy(self, done: GenerationRecord, request: Request) -> GenerationRecord:
         """The completed output of another pair with the same key, as this pair's record."""
         pair = request.pair
-        return replace(done, pair_id=pair.pair_id, id_a=pair.id_a, id_b=pair.id_b, caption_a=pair.caption_a,
-                       caption_b=pair.caption_b, prompt=prompt_text(request.prompt), attempts=0)
+        return replace(
+            done,
+            pair_id=pair.pair_id,
+            id_a=pair.id_a,
+            id_b=pair.id_b,
+            caption_a=pair.caption_a,
+            caption_b=pair.caption_b,
+            prompt=prompt_text(request.prompt),
+            attempts=0,
+        )
 
     def judged(self, record: GenerationRecord) -> GenerationRecord:
         if record.status != "ok":

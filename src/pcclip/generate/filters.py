@@ -55,8 +55,9 @@ def _degenerate(text: str) -> bool:
 
 
 EDITS: tuple[Edit, ...] = (
-    Edit("newline-to-space", "a line break becomes a space (the authors' code deleted it)",
-         lambda t: re.sub(r"\r\n|\r|\n", " ", t)),
+    Edit(
+        "newline-to-space", "a line break becomes a space (the authors' code deleted it)", lambda t: re.sub(r"\r\n|\r|\n", " ", t)
+    ),
     Edit("cut-at-Q", "the answer ends where the model starts the next question ('Q:')", _cut_at("Q:")),
     Edit("cut-at-I-hope", "cut at 'I hope' (chat pleasantries)", _cut_at("I hope")),
     Edit("cut-at-#2", "cut at '#2:' (a second numbered answer)", _cut_at("#2:")),

@@ -68,10 +68,22 @@ _FURTHER = r"(?:further|farther|more|positioned more|shifted)(?: to(?:ward)?s? t
 _POSITION_CMP = {
     "left": _words(rf"{_FURTHER} left(?:ward)?", r"nearer the left edge", r"to the left of"),
     "right": _words(rf"{_FURTHER} right(?:ward)?", r"nearer the right edge", r"to the right of"),
-    "up": _words(r"higher(?: up)?", r"(?:further|farther) up", r"(?:positioned )?more toward the top", r"shifted upward",
-                 r"nearer the top edge", r"above"),
-    "down": _words(r"lower(?: down)?(?!\s*(?:-|left|right|part|half|edge|corner|side))", r"(?:further|farther) down",
-                   r"(?:positioned )?more toward the bottom", r"shifted downward", r"nearer the bottom edge", r"below"),
+    "up": _words(
+        r"higher(?: up)?",
+        r"(?:further|farther) up",
+        r"(?:positioned )?more toward the top",
+        r"shifted upward",
+        r"nearer the top edge",
+        r"above",
+    ),
+    "down": _words(
+        r"lower(?: down)?(?!\s*(?:-|left|right|part|half|edge|corner|side))",
+        r"(?:further|farther) down",
+        r"(?:positioned )?more toward the bottom",
+        r"shifted downward",
+        r"nearer the bottom edge",
+        r"below",
+    ),
 }
 _SIZE_CMP = {
     "+": _words(r"larger", r"bigger", r"more sizeable", r"bulkier", r"heftier", r"greater in size"),
@@ -83,8 +95,10 @@ _COUNT_PHRASES = {
     "-": _words(r"a lower number of", r"less numerous", r"a smaller number of"),
 }
 # Bare "more"/"less" count only shortly before an object noun: "more vibrant" is not a count.
-_COUNT_CMP = {"+": rf"\bmore(?=(?:\s+[\w-]+){{0,2}}?\s+(?:{_OBJECT_NOUNS})\b)",
-              "-": rf"\bfewer\b|\bless(?=(?:\s+[\w-]+){{0,2}}?\s+(?:{_OBJECT_NOUNS})\b)"}
+_COUNT_CMP = {
+    "+": rf"\bmore(?=(?:\s+[\w-]+){{0,2}}?\s+(?:{_OBJECT_NOUNS})\b)",
+    "-": rf"\bfewer\b|\bless(?=(?:\s+[\w-]+){{0,2}}?\s+(?:{_OBJECT_NOUNS})\b)",
+}
 _SIZE_VALUES = {
     "small": _words("small", "little", "tiny", "smallish"),
     "medium": _words("medium", "medium-sized", "mid-sized", "moderately sized"),
@@ -92,8 +106,10 @@ _SIZE_VALUES = {
 }
 _PRONOUN_VERBS = "finds?|sees?|notices?|can|could|would|may|might|is|has|of|another"
 _BEFORE_OBJECTS = rf"(?=(?:\s+[\w-]+){{0,2}}?\s+(?:{_OBJECT_NOUNS})\b)"
-_NOT_BEFORE_IMAGES = (r"(?!(?:\s+[\w-]+)?\s+(?:images?|pictures?|photos?|photographs?|scenes?|times|ways|sides|kinds|types|"
-                      r"differences|dimensions|versions)\b)")
+_NOT_BEFORE_IMAGES = (
+    r"(?!(?:\s+[\w-]+)?\s+(?:images?|pictures?|photos?|photographs?|scenes?|times|ways|sides|kinds|types|"
+    r"differences|dimensions|versions)\b)"
+)
 # A number counts unless it counts images ("the two images") or is part of a word ("3-dimensional");
 # "one" counts only shortly before an object noun, and not as a pronoun ("one finds", "one of them").
 _COUNT_VALUES = {
@@ -163,12 +179,12 @@ def _claims(text: str, captions: Sequence[str] = ()) -> list[Claim]:
     refs = [(m.start(), image) for m, image in ref_matches]
     taken = [False] * len(text)
     for m, _ in ref_matches:  # "image one" names an image, not a count
-        taken[m.start():m.end()] = [True] * (m.end() - m.start())
+        taken[m.start() : m.end()] = [True] * (m.end() - m.start())
     found = []  # (attribute, kind, value, start, anchored image)
     for attribute, kind, value, pattern in _PATTERNS:
         for m in pattern.finditer(text):
-            if not any(taken[m.start():m.end()]):
-                taken[m.start():m.end()] = [True] * (m.end() - m.start())
+            if not any(taken[m.start() : m.end()]):
+                taken[m.start() : m.end()] = [True] * (m.end() - m.start())
                 anchor = _caption_anchor(pattern, captions) if kind == "value" and not ref_matches else None
                 found.append((attribute, kind, value, m.start(), anchor))
     if not ref_matches:  # no image named: words from one caption only stand for that image
@@ -284,8 +300,16 @@ def judge_sentence(text: str, a: Scene, b: Scene, captions: Sequence[str] = ()) 
     claims = _claims(without_echo(text, captions), captions)
     # What names an attribute as differing: a generic word ("colour"), a comparative, or a value said
     # of one image that is not true of both. Caption words said of no image only restate the captions.
-    naming = [c for c in claims if c.kind in ("mention", "cmp") or (
-        c.kind == "value" and c.image is not None and not (_holds(a, c.attribute, c.value) and _holds(b, c.attribute, c.value)))]
+    naming = [
+        c
+        for c in claims
+        if c.kind in ("mention", "cmp")
+        or (
+            c.kind == "value"
+            and c.image is not None
+            and not (_holds(a, c.attribute, c.value) and _holds(b, c.attribute, c.value))
+        )
+    ]
     named = tuple(attr for attr in ATTRIBUTES if any(c.attribute == attr for c in naming))
     right = swapped = false = 0
     for claim in claims:
@@ -340,8 +364,10 @@ class AgreementReport:
             "  verdicts: " + ", ".join(f"{k} {v}" for k, v in self.verdicts.items()),
         ]
         if self.correct_by_attribute:
-            out.append("  correct by the attribute that differs: " + ", ".join(
-                f"{a} {c}/{t}" for a, (c, t) in self.correct_by_attribute.items()))
+            out.append(
+                "  correct by the attribute that differs: "
+                + ", ".join(f"{a} {c}/{t}" for a, (c, t) in self.correct_by_attribute.items())
+            )
         return out
 
 

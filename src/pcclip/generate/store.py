@@ -70,9 +70,9 @@ PRAGMA user_version = {SCHEMA_VERSION};
 """
 # Insert, or update: a success replaces anything; a failure replaces only a failure. Tries add up.
 _UPSERT = f"""
-INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})
+INSERT INTO records ({", ".join(_COLUMNS)}) VALUES ({", ".join("?" for _ in _COLUMNS)})
 ON CONFLICT (key, pair_id) DO UPDATE SET
-    {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS if c not in ('key', 'pair_id', 'attempts'))},
+    {", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("key", "pair_id", "attempts"))},
     attempts = records.attempts + excluded.attempts
 WHERE excluded.status = 'ok' OR records.status = 'failed'
 """
@@ -91,8 +91,10 @@ class Store:
         if self.readonly and not self.path.is_file():
             if readonly:
                 raise PcclipError(f"{self.path}: no such store")
-            raise PcclipError(f"{self.path}: cannot create the generation store: its folder is read-only; make it "
-                              "writable or choose another path (for a run's stores: $PCCLIP_CACHE or run.cache_dir)")
+            raise PcclipError(
+                f"{self.path}: cannot create the generation store: its folder is read-only; make it "
+                "writable or choose another path (for a run's stores: $PCCLIP_CACHE or run.cache_dir)"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         uri = f"file:{self.path}"
         if self.readonly:
@@ -173,8 +175,10 @@ class Store:
 
     def _transaction(self):
         if self.readonly:
-            raise PcclipError(f"{self.path}: the generation store is read-only and this run has outputs to store; make "
-                              "it and its folder writable, or choose another path")
+            raise PcclipError(
+                f"{self.path}: the generation store is read-only and this run has outputs to store; make "
+                "it and its folder writable, or choose another path"
+            )
         return _Transaction(self._db)
 
 
@@ -201,7 +205,7 @@ def _writable(path: Path) -> bool:
 
 def _chunks(items: list, size: int = 400) -> Iterable[list]:
     # SQLite limits bound parameters per statement; 400 pairs of them stay well inside it.
-    return (items[i:i + size] for i in range(0, len(items), size))
+    return (items[i : i + size] for i in range(0, len(items), size))
 
 
 def _row(record: GenerationRecord) -> tuple:

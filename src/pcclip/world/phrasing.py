@@ -600,9 +600,7 @@ def difference_sentences(a: Scene, b: Scene, split: Split, rng: np.random.Genera
     return differences
 
 
-def difference_sentence(
-    a: Scene, b: Scene, rng: np.random.Generator, split: Split, max_attributes: int = 1
-) -> Difference | None:
+def difference_sentence(a: Scene, b: Scene, rng: np.random.Generator, split: Split, max_attributes: int = 1) -> Difference | None:
     """One sentence for a training pair: min(max_attributes, number of differing attributes) random
     differences, joined with "and"; None if the scenes do not differ visibly."""
     pool = _pool(split)

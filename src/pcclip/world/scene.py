@@ -101,9 +101,7 @@ class WorldConfig(BaseModel):
     image_size: int = Field(64, ge=32, le=256, description="rendered image side in pixels")
     min_objects: int = Field(1, ge=1, le=4, description="fewest objects in a scene's group")
     max_objects: int = Field(4, ge=1, le=4, description="most objects in a scene's group")
-    min_size: float = Field(
-        0.065, ge=0.02, le=0.2, description="smallest object radius, as a fraction of the image side"
-    )
+    min_size: float = Field(0.065, ge=0.02, le=0.2, description="smallest object radius, as a fraction of the image side")
     max_size: float = Field(0.15, ge=0.02, le=0.2, description="largest object radius, as a fraction of the image side")
     colour_jitter: float = Field(
         0.2,  # calibrated: at 0.08 the base model's colour zero-shot was 99% (useless); see the README
@@ -114,12 +112,8 @@ class WorldConfig(BaseModel):
     background_jitter: float = Field(
         0.15, ge=0.0, le=0.3, description="per-scene spread of the muted background around mid grey, in [0, 1] units"
     )
-    noise: float = Field(
-        0.02, ge=0.0, le=0.5, description="per-pixel gaussian noise standard deviation, in [0, 1] units"
-    )
-    max_rotation: float = Field(
-        0.25, ge=0.0, le=math.pi, description="largest rotation of the objects, in radians (either way)"
-    )
+    noise: float = Field(0.02, ge=0.0, le=0.5, description="per-pixel gaussian noise standard deviation, in [0, 1] units")
+    max_rotation: float = Field(0.25, ge=0.0, le=math.pi, description="largest rotation of the objects, in radians (either way)")
     combinations: Literal["all", "seen", "unseen"] = Field(
         "all",
         description="which (shape, colour) combinations scenes draw: all, only those outside HELDOUT_COMBINATIONS "
@@ -251,9 +245,7 @@ def _spacing(size: float, gap: float) -> float:
     return 2.0 * size * (1.0 + gap)
 
 
-def _place(
-    count: int, size: float, x: float, y: float, rng: np.random.Generator
-) -> tuple[tuple[float, float], ...] | None:
+def _place(count: int, size: float, x: float, y: float, rng: np.random.Generator) -> tuple[tuple[float, float], ...] | None:
     """Centres of `count` objects of radius `size` grouped around (x, y): a random arrangement and
     gap that fit, falling back to the tightest gap; None if nothing fits there."""
     for index in rng.permutation(len(_ARRANGEMENTS[count])):

@@ -68,8 +68,10 @@ def missing_weights(model: str, filename: str | None = None) -> str | None:
         if problem is None:
             return None
         hub = f"the hub is not reachable: {problem}"
-    return (f"weights not found locally: {model} is neither a local directory nor in the Hugging Face cache, and {hub}; "
-            f"download it with `huggingface-cli download {model}` or set backend.model to a local path")
+    return (
+        f"weights not found locally: {model} is neither a local directory nor in the Hugging Face cache, and {hub}; "
+        f"download it with `huggingface-cli download {model}` or set backend.model to a local path"
+    )
 
 
 def _flag(name: str) -> bool:

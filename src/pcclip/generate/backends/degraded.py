@@ -57,9 +57,7 @@ def reversed_difference(a: Scene, b: Scene, captions: tuple[str, str], rng: np.r
     return difference_sentence(b, a, rng, split).text
 
 
-def wrong_attribute(
-    a: Scene, b: Scene, captions: tuple[str, str], rng: np.random.Generator, split: Split
-) -> str | None:
+def wrong_attribute(a: Scene, b: Scene, captions: tuple[str, str], rng: np.random.Generator, split: Split) -> str | None:
     """A difference, direction or values included, in an attribute the two scenes share: the oracle's
     sentence for a pretended pair that differs there. None if they share no attribute."""
     shared = [attribute for attribute in ATTRIBUTES if attribute not in differing_attributes(a, b)]

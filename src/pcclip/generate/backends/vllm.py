@@ -62,7 +62,10 @@ class VLLMBackend(Backend):
         s, d = self.settings, self.decoding
         if self._engine is None:
             self._engine = self._vllm.LLM(
-                model=s.model, dtype=s.dtype, seed=d.seed, gpu_memory_utilization=s.gpu_memory_utilization,
+                model=s.model,
+                dtype=s.dtype,
+                seed=d.seed,
+                gpu_memory_utilization=s.gpu_memory_utilization,
                 max_model_len=s.max_model_len,
             )
         params = self._vllm.SamplingParams(
@@ -70,7 +73,7 @@ class VLLMBackend(Backend):
         )
         chat = not isinstance(requests[0].prompt, str)
         for start in range(0, len(requests), s.chunk_size):
-            chunk = requests[start:start + s.chunk_size]
+            chunk = requests[start : start + s.chunk_size]
             if chat:
                 results = self._engine.chat([list(r.prompt) for r in chunk], params, use_tqdm=False)
             else:
