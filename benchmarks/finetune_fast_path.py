@@ -35,7 +35,8 @@ def main() -> None:
         finetune_pc(model, tokenizer, data, ft, seed=0, log=lambda _: None)
         times[cached] = time.perf_counter() - start
     print(
-        f"text-blocks finetune, {len(data.pairs)} pairs x {args.epochs} epoch(s), batch {settings.finetune.batch_size}, {args.threads} threads"
+        f"text-blocks finetune, {len(data.pairs)} pairs x {args.epochs} epoch(s), "
+        f"batch {settings.finetune.batch_size}, {args.threads} threads"
     )
     print(f"  image embeddings cached (computed once): {times[True]:7.1f} s")
     print(f"  image tower run every step:              {times[False]:7.1f} s")

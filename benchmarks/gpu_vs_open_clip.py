@@ -187,7 +187,8 @@ def open_clip_samples_per_s(args: argparse.Namespace, compiled: bool) -> float |
         print(f"open_clip_train failed (exit {result.returncode}, {len(readings)} readings); its last lines:\n{output[-3000:]}")
         return None
     print(
-        f"  open_clip_train{' --torchcompile' if compiled else ''}: samples/s after warm-up {', '.join(f'{r:.0f}' for r in readings)}"
+        f"  open_clip_train{' --torchcompile' if compiled else ''}: "
+        f"samples/s after warm-up {', '.join(f'{r:.0f}' for r in readings)}"
     )
     return statistics.median(readings)
 

@@ -61,7 +61,8 @@ def main() -> None:
         rows.append((label, json.loads(out.stdout.strip().splitlines()[-1])))
     base = rows[0][1]
     print(
-        f"{'setting':26s} {'ViT step b128':>18s} {'MiniLM blocks step b64':>23s} {'MiniLM encode':>17s} {'nano CLIP step b32':>20s}"
+        f"{'setting':26s} {'ViT step b128':>18s} {'MiniLM blocks step b64':>23s} "
+        f"{'MiniLM encode':>17s} {'nano CLIP step b32':>20s}"
     )
     for label, r in rows:
         print(

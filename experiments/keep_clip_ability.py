@@ -113,7 +113,8 @@ def main() -> None:
         for p in points:
             verdict = " <- meets the criterion" if full_gain is not None and meets_criterion(p, full_gain) else ""
             print(
-                f"{name} {p['knob']:g}: gain {100 * p['difference_gain']['mean']:+.1f} pts, CLIPScore x{p['clipscore_ratio']['mean']:.3f}, "
+                f"{name} {p['knob']:g}: gain {100 * p['difference_gain']['mean']:+.1f} pts, "
+                f"CLIPScore x{p['clipscore_ratio']['mean']:.3f}, "
                 f"zero-shot {100 * p['zero_shot_change']['mean']:+.1f} pts{verdict}"
             )
 

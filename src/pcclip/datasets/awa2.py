@@ -99,6 +99,7 @@ def _matrix(path: Path, rows: int, columns: int, dtype) -> np.ndarray:
         raise PcclipError(f"{path}: not a whitespace-separated numeric matrix ({e})") from None
     if matrix.shape != (rows, columns):
         raise PcclipError(
-            f"{path}: expected {rows} rows (classes.txt) x {columns} columns (predicates.txt), got {matrix.shape[0]} x {matrix.shape[1]}"
+            f"{path}: expected {rows} rows (classes.txt) x {columns} columns (predicates.txt), "
+            f"got {matrix.shape[0]} x {matrix.shape[1]}"
         )
     return matrix

@@ -103,7 +103,8 @@ def load_cifar(
         batch_labels = np.asarray(_field(batch, labels_key, path), dtype=np.int64)
         if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(batch_labels):
             raise PcclipError(
-                f"{path}: 'data' must be uint8 (N, 3072) with one label per row; got {data.dtype} {data.shape}, {len(batch_labels)} labels"
+                f"{path}: 'data' must be uint8 (N, 3072) with one label per row; "
+                f"got {data.dtype} {data.shape}, {len(batch_labels)} labels"
             )
         if len(batch_labels) and (batch_labels.min() < 0 or batch_labels.max() >= len(names)):
             raise PcclipError(f"{path}: labels must lie in 0..{len(names) - 1} ({meta_path} names {len(names)} classes)")

@@ -25,7 +25,10 @@ from ..errors import PcclipError
 from .base import CaptionedImages, LabelledImages, read_indexed, require_dir, require_file
 from .images import ImageFiles
 
-LAYOUT = "the CUB_200_2011 folder of CUB_200_2011.tgz (images.txt, classes.txt, image_class_labels.txt, train_test_split.txt, images/, attributes/)"
+LAYOUT = (
+    "the CUB_200_2011 folder of CUB_200_2011.tgz "
+    "(images.txt, classes.txt, image_class_labels.txt, train_test_split.txt, images/, attributes/)"
+)
 
 
 @dataclass
@@ -69,7 +72,8 @@ def load_cub(root: str | Path, split: Literal["train", "test", "all"] = "test", 
     per_class = np.loadtxt(continuous_path, dtype=np.float64, ndmin=2)
     if per_class.shape != (len(folders), len(names)):
         raise PcclipError(
-            f"{continuous_path}: expected {len(folders)} rows x {len(names)} columns (classes x attributes), got {per_class.shape}"
+            f"{continuous_path}: expected {len(folders)} rows x {len(names)} columns (classes x attributes), "
+            f"got {per_class.shape}"
         )
     return CubData(data, keep + 1, names, per_image[keep], per_class)
 
@@ -112,7 +116,8 @@ def _image_attributes(path: Path, n_images: int, n_attributes: int) -> np.ndarra
                 ) from None
             if not (1 <= image_id <= n_images and 1 <= attribute_id <= n_attributes and is_present in (0, 1)):
                 raise PcclipError(
-                    f"{path}: line {number}: image id {image_id} (1..{n_images}), attribute id {attribute_id} (1..{n_attributes}) or is_present {is_present} out of range"
+                    f"{path}: line {number}: image id {image_id} (1..{n_images}), "
+                    f"attribute id {attribute_id} (1..{n_attributes}) or is_present {is_present} out of range"
                 )
             present[image_id - 1, attribute_id - 1] = bool(is_present)
     return present
