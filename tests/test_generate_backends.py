@@ -143,6 +143,28 @@ def test_hf_shared_prefix_reads_each_row_as_plain_generate_does_alone(tiny_lm):
         assert out[i].text == tokenizer.decode(alone[0, ids.shape[1]:], skip_special_tokens=True)
 
 
+def test_hf_rows_that_stop_early_leave_the_batch_without_changing_the_others(tiny_lm, monkeypatch):
+    from transformers.cache_utils import DynamicCache
+
+    requests = _requests(8)
+    plain = dict(create_backend(_hf(tiny_lm), DecodingSettings(max_new_tokens=8)).generate(requests))
+    stop = tuple(plain[i].text.split()[1] for i in range(4))  # rows 0-3 (at least) end early: the batch shrinks
+    kept = []
+    select = DynamicCache.batch_select_indices
+    monkeypatch.setattr(DynamicCache, "batch_select_indices", lambda self, rows: (kept.append(len(rows)), select(self, rows)))
+    stopped = dict(create_backend(_hf(tiny_lm, batch_size=8), DecodingSettings(max_new_tokens=8, stop=stop)).generate(requests))
+    assert kept and kept[0] <= 6
+    assert [stopped[i].text for i in range(8)] == [cut_at_stop(plain[i].text, stop) for i in range(8)]
+    assert sum(stopped[i].text != plain[i].text for i in range(8)) >= 4
+
+
+def test_hf_sampling_with_a_tiny_top_p_is_greedy(tiny_lm):
+    requests = _requests(3)
+    greedy = dict(create_backend(_hf(tiny_lm), DecodingSettings(max_new_tokens=6)).generate(requests))
+    sampled = dict(create_backend(_hf(tiny_lm), DecodingSettings(max_new_tokens=6, temperature=1.5, top_p=1e-6)).generate(requests))
+    assert [sampled[i].text for i in range(3)] == [greedy[i].text for i in range(3)]
+
+
 def test_hf_stop_strings_and_chat_template(tiny_lm):
     requests = _requests(2, style="chat")
     plain = dict(create_backend(_hf(tiny_lm), DecodingSettings(max_new_tokens=6)).generate(requests))

@@ -129,6 +129,9 @@ class HFBackend(Backend):
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         self._tokenizer, self._model = tokenizer, model.to(self.device).eval()
+        # the tokens that end an answer: the model's own list (Gemma3 ends a turn with another token)
+        end = model.generation_config.eos_token_id
+        self._end_ids = end if isinstance(end, list) else [tokenizer.eos_token_id if end is None else end]
         torch.manual_seed(self.decoding.seed)
 
     def _text(self, request: Request) -> str:
@@ -169,28 +172,63 @@ class HFBackend(Backend):
             return self._model(input_ids=self._torch.tensor([prefix], device=self.device), use_cache=True).cache
 
     def _generate_batch(self, rows: list[list[int]], shared: int, prefix) -> list[Outcome]:
-        torch, tokenizer, d = self._torch, self._tokenizer, self.decoding
+        torch, tokenizer = self._torch, self._tokenizer
         # Each row: the shared prefix, then padding, then its own tokens, so that every row ends where
         # generation starts; the mask hides the padding and positions count unmasked tokens only,
         # so a row reads as it would alone.
         width, pad = max(map(len, rows)), tokenizer.pad_token_id
         input_ids = torch.tensor([r[:shared] + [pad] * (width - len(r)) + r[shared:] for r in rows], device=self.device)
         mask = torch.tensor([[1] * shared + [0] * (width - len(r)) + [1] * (len(r) - shared) for r in rows], device=self.device)
-        cache = {}
+        cache = None
         if prefix is not None:
-            cache = {"cache": copy.deepcopy(prefix)}
-            cache["cache"].batch_repeat_interleave(len(rows))
-        sampling = {"do_sample": False}
-        if d.temperature > 0:
-            sampling = {"do_sample": True, "temperature": d.temperature, "top_p": d.top_p}
-        stopping = {"stop_strings": list(d.stop), "tokenizer": tokenizer} if d.stop else {}
+            cache = copy.deepcopy(prefix)
+            cache.batch_repeat_interleave(len(rows))
         with torch.inference_mode():
-            generated = self._model.generate(
-                input_ids=input_ids, attention_mask=mask, max_new_tokens=d.max_new_tokens, pad_token_id=pad,
-                **cache, **sampling, **stopping,
-            )
-        return [Outcome(text=cut_at_stop(tokenizer.decode(row, skip_special_tokens=True), d.stop))
-                for row in generated[:, width:]]
+            new_tokens = self._decode(input_ids[:, shared:], mask, cache)
+        return [Outcome(text=cut_at_stop(tokenizer.decode(t, skip_special_tokens=True), self.decoding.stop)) for t in new_tokens]
+
+    def _decode(self, ids, mask, cache) -> list[list[int]]:
+        """Each row's new tokens (greedy, or sampled with temperature and top_p). A row is done at an
+        end-of-sequence token or a stop string; done rows leave the batch once they are a quarter of
+        it, so a batch costs about what its rows need, not max_new_tokens for every row (dropping each
+        row at once would copy the whole cache too often)."""
+        torch, d = self._torch, self.decoding
+        end = torch.tensor(self._end_ids, device=self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
+        rows = list(range(len(ids)))  # batch row -> request row
+        tokens: list[list[int]] = [[] for _ in rows]
+        done = torch.zeros(len(ids), dtype=torch.bool, device=self.device)
+        for _ in range(d.max_new_tokens):
+            out = self._model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
+                              use_cache=True, logits_to_keep=1)
+            cache, chosen = out.cache, self._choose(out.logits[:, -1])
+            for row, token, finished in zip(rows, chosen.tolist(), done.tolist()):
+                if not finished:
+                    tokens[row].append(token)
+            done |= torch.isin(chosen, end)
+            if d.stop:
+                done |= torch.tensor([any(s in self._tokenizer.decode(tokens[r]) for s in d.stop) for r in rows],
+                                     device=self.device)
+            if done.all():
+                break
+            if 4 * done.sum() >= len(done):
+                keep = (~done).nonzero()[:, 0]
+                cache.batch_select_indices(keep)
+                rows, chosen, mask, positions, done = [rows[i] for i in keep.tolist()], chosen[keep], mask[keep], positions[keep], done[keep]
+            ids, positions = chosen[:, None], positions[:, -1:] + 1
+            mask = torch.cat([mask, mask.new_ones(len(mask), 1)], dim=1)
+        return tokens
+
+    def _choose(self, logits):
+        """The next token of each row: the most likely, or one drawn after temperature and top_p."""
+        d = self.decoding
+        if d.temperature == 0:
+            return logits.argmax(-1)
+        probs = (logits / d.temperature).softmax(-1)
+        sorted_probs, order = probs.sort(-1, descending=True)
+        # keep the most likely tokens whose probabilities sum to top_p (the first always)
+        sorted_probs[sorted_probs.cumsum(-1) - sorted_probs > d.top_p] = 0
+        return order.gather(-1, self._torch.multinomial(sorted_probs, 1))[:, 0]
 
 
 def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
