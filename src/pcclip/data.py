@@ -187,11 +187,11 @@ class HeldoutSet:
         for name, task in self.zero_shot.items():
             groups[f"prompts/{name}"] = [p for prompts in task.prompts for p in prompts]
             groups[f"comparatives/{name}"] = task.comparative_texts
-        for name, task in self.ranking.items():
-            groups[f"ranking/{name}/comparatives"] = task.comparatives
-            groups[f"ranking/{name}/reversed"] = task.reversed_comparatives
-            groups[f"ranking/{name}/more"] = list(task.more_prompts)
-            groups[f"ranking/{name}/less"] = list(task.less_prompts)
+        for name, ranking in self.ranking.items():
+            groups[f"ranking/{name}/comparatives"] = ranking.comparatives
+            groups[f"ranking/{name}/reversed"] = ranking.reversed_comparatives
+            groups[f"ranking/{name}/more"] = list(ranking.more_prompts)
+            groups[f"ranking/{name}/less"] = list(ranking.less_prompts)
         groups["constructions"] = self.constructions.texts
         return groups
 
@@ -235,7 +235,10 @@ def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
             scenes += [a, b]
             for first, second, i, j in ((a, b, ia, ib), (b, a, ib, ia)):
                 sentence = next(d for d in difference_sentences(first, second, "eval", rng) if d.attribute == attribute)
-                diff_a.append(i), diff_b.append(j), texts.append(sentence.text), attrs.append(attribute)
+                diff_a.append(i)
+                diff_b.append(j)
+                texts.append(sentence.text)
+                attrs.append(attribute)
 
     single = world.model_copy(update={"min_objects": 1, "max_objects": 1})
     zero_shot = {}
@@ -247,7 +250,8 @@ def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
             value = scene.attributes()[task]
             if wanted[value]:
                 wanted[value] -= 1
-                index.append(len(scenes)), labels.append(class_names.index(value))
+                index.append(len(scenes))
+                labels.append(class_names.index(value))
                 scenes.append(scene)
         zero_shot[task] = (np.array(index), np.array(labels))
 
@@ -260,13 +264,21 @@ def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
     # on them before these metrics existed) stay the same.
     comparative_rng, ranking_rng, choice_rng = (np.random.default_rng([settings.seed, k]) for k in (1, 2, 3))
     tasks = {}
-    for task, (index, labels) in zero_shot.items():
+    for task, (task_index, task_labels) in zero_shot.items():
         class_names = ZERO_SHOT_TASKS[task]
         prompts = tuple(zero_shot_prompts(settings.templates, class_phrase(task, name)) for name in class_names)
         pairs = [(a, c) for a in range(len(class_names)) for c in range(len(class_names)) if a != c]
         writer = _oracle_comparatives(task, settings.comparatives_per_pair, single, comparative_rng)
-        first, second, comparative_texts = gather_comparatives(class_names, pairs, writer)
-        tasks[task] = ZeroShotTask(index, labels, class_names, prompts, np.array(first), np.array(second), comparative_texts)
+        comparative_first, comparative_second, comparative_texts = gather_comparatives(class_names, pairs, writer)
+        tasks[task] = ZeroShotTask(
+            task_index,
+            task_labels,
+            class_names,
+            prompts,
+            np.array(comparative_first),
+            np.array(comparative_second),
+            comparative_texts,
+        )
     ranking = {}
     for name, (_, more, less) in RANKED_ATTRIBUTES.items():
         sentences = [_ranking_sentences(name, ranking_rng, world) for _ in range(RANKING_SENTENCES)]
@@ -323,9 +335,12 @@ def _construction_probe(
             scenes += [a, b]
             for construction in CONSTRUCTIONS:
                 for x, y, i, j in ((a, b, ia, ib), (b, a, ib, ia)):
-                    first.append(i), second.append(j), pair.append(pair_id)
+                    first.append(i)
+                    second.append(j)
+                    pair.append(pair_id)
                     texts.append(construction_sentence(x, y, attribute, construction, rng).text)
-                    constructions.append(construction), attributes.append(attribute)
+                    constructions.append(construction)
+                    attributes.append(attribute)
     return scenes, ConstructionProbe(np.array(first), np.array(second), texts, constructions, attributes, np.array(pair))
 
 

@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -239,7 +239,9 @@ def evaluate_embeddings(emb: HeldoutEmbeddings, heldout: HeldoutSet, seconds: di
 
 def _world_differences(emb: HeldoutEmbeddings, h: HeldoutSet, _classes) -> dict:
     texts, a, b = emb.texts["differences"], emb.images[h.diff_a], emb.images[h.diff_b]
-    common = dict(groups=h.diff_attributes, clusters=h.diff_pair, resamples=h.settings.bootstrap_resamples, seed=h.settings.seed)
+    common: dict[str, Any] = dict(
+        groups=h.diff_attributes, clusters=h.diff_pair, resamples=h.settings.bootstrap_resamples, seed=h.settings.seed
+    )
     candidates = texts[h.diff_candidates]
     return {
         **accuracy_with_ci("difference_accuracy", sign_test_credit(texts, a, b), **common),
@@ -266,7 +268,9 @@ def _world_zero_shot(emb: HeldoutEmbeddings, h: HeldoutSet, classes: dict) -> di
         )
         for name, task in h.zero_shot.items()
     }
-    results = {f"{key}_by_task": {name: m[key] for name, m in per_task.items()} for key in next(iter(per_task.values()))}
+    results: dict[str, Any] = {
+        f"{key}_by_task": {name: m[key] for name, m in per_task.items()} for key in next(iter(per_task.values()))
+    }
     results["zero_shot_accuracy"] = float(np.mean(list(results["zero_shot_accuracy_by_task"].values())))
     results["zero_shot_per_class_accuracy"] = results.pop("zero_shot_per_class_accuracy_by_task")
     results["zero_shot_templates"] = h.settings.templates
@@ -438,11 +442,13 @@ def _differing_pairs(values: np.ndarray, n: int, seed: int) -> tuple[np.ndarray,
     if len(np.unique(values)) < 2:
         raise PcclipError("evaluate_attribute: every image has the same value, so no pair differs")
     rng = np.random.default_rng(seed)
-    a, b = [], []
+    a: list[int] = []
+    b: list[int] = []
     while len(a) < n:
         i, j = rng.integers(len(values), size=(2, 4 * n))
         keep = values[i] != values[j]
-        a.extend(i[keep]), b.extend(j[keep])
+        a.extend(i[keep])
+        b.extend(j[keep])
     return np.array(a[:n]), np.array(b[:n])
 
 

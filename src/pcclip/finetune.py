@@ -91,10 +91,14 @@ def finetune_pc(
     embed_every_step = image_trains or not settings.cache_image_embeddings
     # Training runs on the model's device; pair indices stay on the CPU, where the images are.
     device = model_device(model)
-    if not embed_every_step:
+    if embed_every_step:
+        image_embeddings = None  # the tower runs on every step's images
+    else:
         image_embeddings = (encode_images(model, data.images) if image_embeddings is None else image_embeddings).to(device)
     sentence_ids = tokenize(model, tokenizer, data.sentences).to(device)
-    caption_ids = tokenize(model, tokenizer, data.captions).to(device) if settings.caption_loss_weight > 0 else None
+    caption_ids = None
+    if settings.caption_loss_weight > 0 and data.captions is not None:  # (no captions with a weight: refused above)
+        caption_ids = tokenize(model, tokenizer, data.captions).to(device)
     index = torch.tensor(data.pairs)
     rank, world_size = distributed_rank_and_size()
     pc_loss = (
@@ -104,11 +108,14 @@ def finetune_pc(
     )
     caption_loss = ClipLoss(rank=rank, world_size=world_size, gather_with_grad=world_size > 1)
 
+    def temperature() -> float:  # the learned one (learn_temperature)
+        return pc_loss.get_parameter("log_scale").neg().exp().item()
+
     def compute_loss(global_batch: torch.Tensor) -> torch.Tensor:
         batch = global_batch.chunk(world_size)[rank]  # this rank's share; negatives come from all ranks
         pair_images = torch.cat([index[batch, 0], index[batch, 1]])  # a's then b's
         images, inverse = torch.unique(pair_images, return_inverse=True)  # each image through the tower once
-        if embed_every_step:
+        if image_embeddings is None:  # embedded every step
             with torch.set_grad_enabled(image_trains):
                 feats = model.encode_image(images_to_tensor(data.images[images.numpy()], model))[inverse]
         else:
@@ -136,12 +143,12 @@ def finetune_pc(
         state_path=state_path,
         after_step=after_step,
         log_dir=log_dir,
-        extra_scalars=lambda: {"train/temperature": pc_loss.log_scale.neg().exp().item()} if settings.learn_temperature else {},
+        extra_scalars=lambda: {"train/temperature": temperature()} if settings.learn_temperature else {},
     )
     model.eval()
     model.requires_grad_(True)
     if settings.learn_temperature:
-        log(f"learned temperature: {pc_loss.log_scale.neg().exp().item():.4f}")
+        log(f"learned temperature: {temperature():.4f}")
     return losses
 
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -37,7 +38,7 @@ def make_optimizer(params: list[torch.nn.Parameter], settings: OptimSettings) ->
         if g["params"]
     ]
     # On a GPU the fused kernel updates all parameters in a few launches (CPU keeps torch's default).
-    fused = {"fused": True} if all(p.is_cuda for p in params) else {}
+    fused: dict[str, Any] = {"fused": True} if all(p.is_cuda for p in params) else {}
     if settings.optimizer == "adam":  # torch's Adam adds decay to the gradient (L2), as the paper's code does
         return torch.optim.Adam(groups, lr=settings.lr, **fused)
     return torch.optim.AdamW(groups, lr=settings.lr, **fused)
@@ -195,14 +196,16 @@ def train_loop(
     rank, world_size = distributed_rank_and_size() if data_parallel else (0, 1)
     if settings.compile:
         compute_loss = torch.compile(compute_loss)
+    ddp: DistributedDataParallel | None = None
     if world_size > 1:
         # Every rank computes the same global loss (features are gathered with gradient), so the
         # mean of the ranks' gradients is the single-process gradient of the global batch.
-        compute_loss = wrap_data_parallel(module, compute_loss)
+        compute_loss = ddp = wrap_data_parallel(module, compute_loss)
     optimizer = make_optimizer(params, settings)
     per_epoch = steps_per_epoch(n_items, settings.batch_size)
     total_steps = per_epoch * settings.epochs
-    start, losses = 0, []
+    start = 0
+    losses: list[float] = []
     if state_path is not None and Path(state_path).is_file():
         start, losses = load_train_state(state_path, module, optimizer)
     writer = SummaryWriter(str(log_dir)) if log_dir is not None and rank == 0 else None
@@ -218,7 +221,7 @@ def train_loop(
         micros = batch.chunk(settings.accum_steps)
         for i, micro in enumerate(micros):
             # One all-reduce per step: DDP averages the gradients in the last micro-batch's backward.
-            with nullcontext() if world_size == 1 or i == len(micros) - 1 else compute_loss.no_sync():
+            with nullcontext() if ddp is None or i == len(micros) - 1 else ddp.no_sync():
                 with autocast(settings, device):
                     loss = compute_loss(micro) / settings.accum_steps
                 loss.backward()

@@ -75,7 +75,9 @@ def gather_comparatives(
     if callable(source):
         for a, c in pairs:
             for text in source(class_names[a], class_names[c]):
-                first.append(a), second.append(c), texts.append(text)
+                first.append(a)
+                second.append(c)
+                texts.append(text)
         return first, second, texts
     index = {name: i for i, name in enumerate(class_names)}
     for record in source:
@@ -84,5 +86,7 @@ def gather_comparatives(
             raise PcclipError(f"comparative {record.text[:60]!r} names {', '.join(map(repr, unknown))}, not a class of this task")
         a, c = index[record.first], index[record.second]
         if (a, c) in wanted:
-            first.append(a), second.append(c), texts.append(record.text)
+            first.append(a)
+            second.append(c)
+            texts.append(record.text)
     return first, second, texts

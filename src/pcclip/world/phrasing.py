@@ -19,6 +19,7 @@ the same kinds of syntax, in its own wording, into its ordinary frames.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -63,7 +64,7 @@ class _Frame:
     noun phrase, a count as a number phrase); {s_be} and {o_be} "is"/"are" agreeing with each count."""
 
     template: str
-    words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,26 +73,26 @@ class _Construction:
     all said of one fixed subject image ({S}), so that the order in which images are named is fixed."""
 
     subject: str  # "first" or "second"
-    differences: dict[str, tuple[_Frame, ...]]
+    differences: Mapping[str, tuple[_Frame, ...]]
 
 
 @dataclass(frozen=True)
 class _Pool:
     """Everything one split may say."""
 
-    count_words: dict[int, tuple[str, ...]]
-    size_words: dict[str, tuple[str, ...]]
-    positions: dict[tuple[str, str], tuple[str, ...]]  # region (vertical, horizontal) -> phrases
+    count_words: Mapping[int, tuple[str, ...]]
+    size_words: Mapping[str, tuple[str, ...]]
+    positions: Mapping[tuple[str, str], tuple[str, ...]]  # region (vertical, horizontal) -> phrases
     image_refs: tuple[tuple[str, str], ...]  # (first, second) image, in matching styles
     generic_nouns: tuple[str, ...]  # plural nouns for objects of any shape
     captions: tuple[str, ...]
-    differences: dict[str, tuple[_Frame, ...]]
+    differences: Mapping[str, tuple[_Frame, ...]]
     zero_shot: tuple[str, ...]
     sentence_case: bool  # eval sentences start with a capital and end with a full stop
-    constructions: dict[str, _Construction] = field(default_factory=dict)  # name -> construction
+    constructions: Mapping[str, _Construction] = field(default_factory=dict)  # name -> construction
 
 
-def _positions(centre: tuple[str, ...], sides: dict[str, tuple[str, ...]], corners: tuple[str, ...]) -> dict:
+def _positions(centre: tuple[str, ...], sides: Mapping[str, tuple[str, ...]], corners: tuple[str, ...]) -> dict:
     """Region -> phrases, from phrases for the centre, for each side and corner templates with {v}
     (top/bottom as given) and {h} (left/right)."""
     table = {("middle", "centre"): centre}
@@ -272,7 +273,7 @@ _POSITION_EVAL_VERBS = {
 }
 
 
-def _comparative_frames(template: str, words: dict[str, dict[str, tuple[str, ...]]]) -> dict[str, tuple[_Frame, ...]]:
+def _comparative_frames(template: str, words: Mapping[str, Mapping[str, tuple[str, ...]]]) -> dict[str, tuple[_Frame, ...]]:
     """One comparative template for several attributes, each with its own words."""
     return {attribute: (_Frame(template, attribute_words),) for attribute, attribute_words in words.items()}
 

@@ -63,23 +63,23 @@ _MAX_TRIES = 1000  # sampling attempts before a config is declared unplaceable
 # centre-to-centre spacing, so neighbours never come closer than one spacing.
 _S3 = math.sqrt(3.0)
 _D2 = 0.5 / math.sqrt(2.0)
+_LAYOUTS: dict[int, list[list[tuple[float, float]]]] = {
+    1: [[(0, 0)]],
+    2: [[(-0.5, 0), (0.5, 0)], [(0, -0.5), (0, 0.5)], [(-_D2, -_D2), (_D2, _D2)], [(-_D2, _D2), (_D2, -_D2)]],
+    3: [
+        [(-1, 0), (0, 0), (1, 0)],
+        [(0, -1), (0, 0), (0, 1)],
+        [(0, -1 / _S3), (-0.5, 0.5 / _S3), (0.5, 0.5 / _S3)],
+        [(0, 1 / _S3), (-0.5, -0.5 / _S3), (0.5, -0.5 / _S3)],
+    ],
+    4: [
+        [(-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5), (0.5, 0.5)],
+        [(-1.5, 0), (-0.5, 0), (0.5, 0), (1.5, 0)],
+        [(0, -1.5), (0, -0.5), (0, 0.5), (0, 1.5)],
+    ],
+}
 _ARRANGEMENTS: dict[int, tuple[np.ndarray, ...]] = {
-    n: tuple(np.array(a, dtype=float) for a in arrangements)
-    for n, arrangements in {
-        1: [[(0, 0)]],
-        2: [[(-0.5, 0), (0.5, 0)], [(0, -0.5), (0, 0.5)], [(-_D2, -_D2), (_D2, _D2)], [(-_D2, _D2), (_D2, -_D2)]],
-        3: [
-            [(-1, 0), (0, 0), (1, 0)],
-            [(0, -1), (0, 0), (0, 1)],
-            [(0, -1 / _S3), (-0.5, 0.5 / _S3), (0.5, 0.5 / _S3)],
-            [(0, 1 / _S3), (-0.5, -0.5 / _S3), (0.5, -0.5 / _S3)],
-        ],
-        4: [
-            [(-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5), (0.5, 0.5)],
-            [(-1.5, 0), (-0.5, 0), (0.5, 0), (1.5, 0)],
-            [(0, -1.5), (0, -0.5), (0, 0.5), (0, 1.5)],
-        ],
-    }.items()
+    n: tuple(np.array(a, dtype=float) for a in arrangements) for n, arrangements in _LAYOUTS.items()
 }
 
 
@@ -283,7 +283,7 @@ def sample_scene(rng: np.random.Generator, config: WorldConfig) -> Scene:
     room to move by PERTURB_SHIFT)."""
     shape, colour = _sample_combination(rng, config)
     count = int(rng.integers(config.min_objects, config.max_objects + 1))
-    appearance = dict(
+    appearance: dict[str, Any] = dict(
         shape=shape,
         colour=colour,
         count=count,

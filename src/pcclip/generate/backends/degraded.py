@@ -52,9 +52,11 @@ from .oracle import OracleBackend, OracleSettings
 ErrorWriter = Callable[[Scene, Scene, tuple[str, str], np.random.Generator, Split], str | None]
 
 
-def reversed_difference(a: Scene, b: Scene, captions: tuple[str, str], rng: np.random.Generator, split: Split) -> str:
-    """The oracle's sentence for the swapped pair (b, a): a real difference, the wrong way round."""
-    return difference_sentence(b, a, rng, split).text
+def reversed_difference(a: Scene, b: Scene, captions: tuple[str, str], rng: np.random.Generator, split: Split) -> str | None:
+    """The oracle's sentence for the swapped pair (b, a): a real difference, the wrong way round (None
+    if the scenes do not differ, which the oracle's own answer rules out before any error is made)."""
+    difference = difference_sentence(b, a, rng, split)
+    return None if difference is None else difference.text
 
 
 def wrong_attribute(a: Scene, b: Scene, captions: tuple[str, str], rng: np.random.Generator, split: Split) -> str | None:
