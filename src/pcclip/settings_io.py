@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from .errors import PcclipError
 
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
 
-def load_settings(model: type[BaseModel], path: Path | None = None, overrides: list[str] = ()) -> BaseModel:
+
+def load_settings(model: type[SettingsModel], path: Path | None = None, overrides: Sequence[str] = ()) -> SettingsModel:
     data: dict[str, Any] = {}
     source = "settings"
     if path is not None:

@@ -18,7 +18,7 @@ The default plan is one file, `plans/embedded-default.toml` in this package (`co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,7 +170,7 @@ class StudySettings(Settings):
         }
 
 
-def load_study(path: Path | None = None, overrides: list[str] = ()) -> StudySettings:
+def load_study(path: Path | None = None, overrides: Sequence[str] = ()) -> StudySettings:
     """A study plan from a TOML file, or the embedded default's plan, plus KEY=VALUE overrides."""
     return load_settings(StudySettings, path or DEFAULT_PLAN, overrides)
 

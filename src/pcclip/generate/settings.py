@@ -12,6 +12,7 @@ decoding and filter, read from TOML plus `--set key.path=value` like every pccli
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,6 @@ class GenerationSettings(BaseModel):
         return data
 
 
-def load_generation_settings(path: Path | None = None, overrides: list[str] = ()) -> GenerationSettings:
+def load_generation_settings(path: Path | None = None, overrides: Sequence[str] = ()) -> GenerationSettings:
     """Settings from a TOML file (or the defaults) and KEY=VALUE overrides; PcclipError on a mistake."""
     return load_settings(GenerationSettings, path, overrides)
