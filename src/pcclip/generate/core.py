@@ -79,6 +79,7 @@ def failure_summary(records: Sequence[GenerationRecord]) -> str:
     by_kind: dict[str, list[str]] = {}
     for r in records:
         if r.status == "failed":
+            assert r.reason is not None  # a failed record says why
             by_kind.setdefault(r.reason.split(" (")[0], []).append(r.reason)
     parts = [
         f"{kind} x{len(reasons)}" + (f", e.g. {reasons[0]}" if reasons[0] != kind else "")
@@ -212,6 +213,7 @@ class _RecordMaker:
     def judged(self, record: GenerationRecord) -> GenerationRecord:
         if record.status != "ok":
             return replace(record, cleaned=None, kept=None, rule=None)
+        assert record.raw is not None  # an "ok" record holds its output
         verdict, _ = judge(record.raw, self.filter)
         return replace(record, cleaned=verdict.cleaned, kept=verdict.kept, rule=verdict.rule)
 

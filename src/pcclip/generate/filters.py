@@ -145,11 +145,13 @@ def apply_filter(
         if record.status != "ok":
             report.failed += 1
             continue
+        assert record.raw is not None  # an "ok" record holds its output
         verdict, changed = judge(record.raw, settings)
         edited.update(changed)
         if verdict.kept:
             kept.append(replace(record, cleaned=verdict.cleaned, kept=True, rule=None))
         else:
+            assert verdict.rule is not None  # a dropped output names the rule that dropped it
             report.removed[verdict.rule] += 1
     report.kept = len(kept)
     report.edited = {e.name: edited[e.name] for e in EDITS}

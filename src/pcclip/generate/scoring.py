@@ -208,6 +208,7 @@ def _clause_images(text: str, refs: list[tuple[int, int]]) -> list[tuple[int, in
         if clause.startswith("."):  # a new sentence inherits nothing
             previous = None
         inside = sorted(r for r in refs if start <= r[0] < end)
+        image: int | None
         if inside:
             image = inside[-1][1]
         elif previous is not None and clause.lstrip(",;: ").startswith(_CONTRAST):
@@ -393,5 +394,5 @@ def agreement(records: Sequence[GenerationRecord], pairs: Sequence[PairRecord], 
             tally[0] += judgement.verdict == "correct"
             tally[1] += 1
     report.verdicts = dict(verdicts.most_common())
-    report.correct_by_attribute = {a: tuple(by_attribute[a]) for a in ATTRIBUTES if a in by_attribute}
+    report.correct_by_attribute = {a: (by_attribute[a][0], by_attribute[a][1]) for a in ATTRIBUTES if a in by_attribute}
     return report

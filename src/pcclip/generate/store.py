@@ -141,7 +141,7 @@ class Store:
 
     def completed(self, keys: Iterable[str]) -> dict[str, GenerationRecord]:
         """For each key with a completed output (for any pair), one such record."""
-        found = {}
+        found: dict[str, GenerationRecord] = {}
         for chunk in _chunks(list(dict.fromkeys(keys))):
             query = f"SELECT * FROM records WHERE status = 'ok' AND key IN ({','.join('?' * len(chunk))})"
             for row in self._db.execute(query, chunk):

@@ -41,7 +41,7 @@ BackendSettings = Annotated[
 ]
 
 
-def create_backend(settings: BackendConfig, decoding: DecodingSettings) -> Backend:
+def create_backend(settings: BackendSettings, decoding: DecodingSettings) -> Backend:
     """The back end that `settings` describe (cheap: models load on first use)."""
     _, backend_class = BACKENDS[settings.backend]
     return backend_class(settings, decoding)
