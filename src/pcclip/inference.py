@@ -57,14 +57,16 @@ class Scored:
 def resolve_model_name(model_name: str | None, pretrained: str | Path | None) -> str:
     """The architecture to build: `model_name`, or the one a pcclip checkpoint names. A checkpoint
     saved from another architecture is refused here, before open_clip fails on mismatched weights."""
-    is_safetensors = pretrained is not None and Path(pretrained).suffix == ".safetensors" and Path(pretrained).is_file()
-    saved = checkpoint_metadata(pretrained).get("model_name") if is_safetensors else None  # open_clip's .pt have none
+    saved = None  # open_clip's .pt files name none
+    if pretrained is not None and Path(pretrained).suffix == ".safetensors" and Path(pretrained).is_file():
+        saved = checkpoint_metadata(pretrained).get("model_name")
     if model_name and saved and saved != model_name:
         raise PcclipError(f"{pretrained}: a checkpoint of {saved}, not {model_name}; pass --model {saved} (or leave it out)")
-    if not (model_name or saved):
+    name = model_name or saved
+    if not name:
         source = f"{pretrained} names no architecture" if pretrained else "no model given"
         raise PcclipError(f"{source}: give the model name (--model, e.g. pcclip-vit-t8-minilm; `pcclip models` lists them)")
-    return model_name or saved
+    return name
 
 
 def load(

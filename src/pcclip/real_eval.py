@@ -55,8 +55,10 @@ def evaluate_benchmark(model, tokenizer, benchmark: Benchmark, image_embeddings:
     """The task's metrics, with HEADLINE's number among them."""
     b, data = benchmark.settings, benchmark.data
     if b.task == "captions":
+        assert isinstance(data, CaptionedImages)  # captions go with coco (BenchmarkSettings checks)
         return evaluate_captions(model, tokenizer, data, image_embeddings)
     if b.task == "differences":
+        assert benchmark.values is not None  # load_benchmark reads the predicate's values for this task
         return evaluate_attribute(
             model,
             tokenizer,
@@ -70,6 +72,7 @@ def evaluate_benchmark(model, tokenizer, benchmark: Benchmark, image_embeddings:
             seed=b.seed,
             image_embeddings=image_embeddings,
         )
+    assert isinstance(data, LabelledImages)  # every dataset but coco has labels
     return evaluate_classification(model, tokenizer, data, STANDARD_TEMPLATES[b.templates], image_embeddings=image_embeddings)
 
 

@@ -20,13 +20,14 @@ from .generate.pairs import PairRecord, build_pairs
 
 def load_captioned(data: DataSettings) -> CaptionedImages:
     """The dataset data.source names, read from its standard layout under data.root."""
+    if data.source == "world" or data.root is None:  # (DataSettings requires a root for every other source)
+        raise PcclipError(f"data.source={data.source!r} is not a real dataset")
     if data.source == "coco":
         return load_coco_captions(data.root, data.split or "train2017")
     if data.source == "cub":
+        assert data.descriptions is not None  # DataSettings requires them for cub
         return load_cub_descriptions(data.root, data.descriptions, data.split or "train")
-    if data.source == "captions":
-        return load_caption_table(data.root, data.image_key, data.caption_key)
-    raise PcclipError(f"data.source={data.source!r} is not a real dataset")
+    return load_caption_table(data.root, data.image_key, data.caption_key)
 
 
 @dataclass
@@ -68,8 +69,11 @@ def real_pair_pool(data: DataSettings, settings: PairSettings) -> RealPairPool:
     captions_of: dict[int, list[str]] = {}
     for text, owner in zip(dataset.captions, dataset.caption_owner.tolist()):
         captions_of.setdefault(owner, []).append(text)
+    assert data.root is not None and isinstance(dataset.images, ImageFiles)  # a real dataset: files under a root
     root = Path(data.root) if Path(data.root).is_dir() else Path(data.root).parent
-    items, paths, skipped = [], {}, []
+    items: list[tuple[str, str]] = []
+    paths: dict[str, Path] = {}
+    skipped: list[str] = []
     for index in rng.permutation(len(dataset.images)).tolist():
         if len(items) == settings.images:
             break

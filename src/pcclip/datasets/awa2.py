@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -59,7 +58,7 @@ class AwA2Data:
         return matrix[:, self.predicate_names.index(predicate)]
 
 
-def load_awa2(root: str | Path, split: Literal["all", "train", "test"] = "all") -> AwA2Data:
+def load_awa2(root: str | Path, split: str = "all") -> AwA2Data:  # split: all, train or test (checked)
     root = require_dir(Path(root), LAYOUT)
     folders = read_indexed(require_file(root / "classes.txt", LAYOUT))
     predicates = tuple(read_indexed(require_file(root / "predicates.txt", LAYOUT)))

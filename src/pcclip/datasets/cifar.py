@@ -79,7 +79,7 @@ def _field(batch: dict[str, Any], key: str, path: Path) -> Any:
 def load_cifar(
     root: str | Path,
     variant: Literal["cifar10", "cifar100"] = "cifar10",
-    split: Literal["train", "test"] = "test",
+    split: str = "test",  # train or test (checked)
     label_kind: Literal["fine", "coarse"] = "fine",
 ) -> LabelledImages:
     """CIFAR images (uint8 32 x 32) with labels and class names. `root` is the folder holding

@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -48,7 +47,7 @@ def class_display_name(folder: str) -> str:
     return re.sub(r"^\d+\.", "", folder).replace("_", " ")
 
 
-def load_cub(root: str | Path, split: Literal["train", "test", "all"] = "test", attributes: bool = True) -> CubData:
+def load_cub(root: str | Path, split: str = "test", attributes: bool = True) -> CubData:  # split: train, test or all (checked)
     """The images of `split` (the official train/test split) with class labels and, unless
     attributes=False, the image and class attributes."""
     root = require_dir(Path(root), LAYOUT)
@@ -127,7 +126,9 @@ REED_LAYOUT = "Reed et al.'s text_c10 folder: <class folder>/<image name>.txt wi
 
 
 def load_cub_descriptions(
-    root: str | Path, descriptions: str | Path, split: Literal["train", "test", "all"] = "train"
+    root: str | Path,
+    descriptions: str | Path,
+    split: str = "train",  # train, test or all (checked)
 ) -> CaptionedImages:
     """The images of a CUB split with Reed et al.'s bird descriptions (about 10 per image), read from
     text_c10/<class folder>/<image name>.txt beside each image's path under images/."""
@@ -135,6 +136,7 @@ def load_cub_descriptions(
     descriptions = require_dir(Path(descriptions), REED_LAYOUT)
     images_dir = Path(root) / "images"
     captions, owner = [], []
+    assert isinstance(cub.data.images, ImageFiles)  # CUB's images are files
     for row, image in enumerate(cub.data.images.paths):
         path = require_file(descriptions / image.relative_to(images_dir).with_suffix(".txt"), REED_LAYOUT)
         lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -54,7 +54,7 @@ class ImageSource(Protocol):
 class ImageFiles:
     """Images stored as files (ImageFolder, CUB, AwA2, COCO)."""
 
-    def __init__(self, paths: Sequence[Path]):
+    def __init__(self, paths: Sequence[str | Path]):
         self.paths = [Path(p) for p in paths]
 
     def __len__(self) -> int:
