@@ -16,6 +16,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,7 +44,7 @@ from .world.render import render_batch
 from .world.scene import sample_scenes
 
 
-def _file_identity(path: str | None) -> list | None:
+def _file_identity(path: str | Path | None) -> list | None:
     """Size and modification time of a checkpoint file, so a replaced file is not served stale results."""
     if path is None or not Path(path).is_file():
         return None
@@ -302,12 +303,18 @@ class Pipeline:
         self.provenance[path.name] = saved.get("provenance", {})
         return saved["metrics"]
 
-    def evaluation(self, name: str, model_key: str, get_model, image_tower_changed: Callable[[torch.nn.Module], bool]) -> dict:
+    def evaluation(
+        self,
+        name: str,
+        model_key: str,
+        get_model: Callable[[], tuple[Any, Any]],
+        image_tower_changed: Callable[[torch.nn.Module], bool],
+    ) -> dict:
         """Metrics of the model `get_model()` returns on the world's held-out set, cached under
         (model_key, held-out settings), and under "benchmarks" those of each real-data benchmark."""
-        model = None
+        model: tuple[Any, Any] | None = None  # (model, tokenizer)
 
-        def loaded():
+        def loaded() -> tuple[Any, Any]:
             nonlocal model
             model = model or get_model()  # built once, and only when some result is not cached
             return model

@@ -9,7 +9,9 @@ import os
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -171,7 +173,8 @@ def _quality_figure(curves: dict, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(shown), figsize=(3.6 * len(shown), 3.6), dpi=110, squeeze=False)
     for ax, metric in zip(axes[0], shown):
         curve = curves[metric]
-        fit = QualityFit(**{k: tuple(v) if isinstance(v, list) else v for k, v in curve["fit"].items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in curve["fit"].items()}
+        fit = QualityFit(**fields)
         ax.scatter(
             [p["correctness"] for p in curve["points"]],
             [p["value"] for p in curve["points"]],
@@ -257,6 +260,7 @@ def _quality_section(study: dict, figure_dir: Path) -> Section:
 
 def _heatmap(tables: dict, base: dict, path: Path) -> Path:
     breakdown = HEADLINE_METRICS["difference_accuracy"].breakdown
+    assert breakdown is not None  # difference accuracy breaks down by attribute
     labels, values = ["base"], [[breakdown(base)[a] for a in ATTRIBUTES]]
     for table, rows in tables.items():
         for row in rows:
@@ -383,6 +387,14 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
     return sections
 
 
+def _breakdown_part(breakdown: Callable[[dict], dict[str, float]], part: str, metrics: dict) -> float:
+    return breakdown(metrics)[part]
+
+
+def _benchmark_headline(name: str, key: str, metrics: dict) -> float:
+    return metrics["benchmarks"][name][key]
+
+
 def format_run_table(summary: dict) -> str:
     """`pcclip run`'s table: base vs PC-CLIP (mean and sample std over seeds) and the change, one
     headline metric per row with its breakdown indented below, then each benchmark's headline number."""
@@ -392,10 +404,10 @@ def format_run_table(summary: dict) -> str:
     for metric in HEADLINE_METRICS.values():
         rows.append((metric.label, metric.get))
         if metric.breakdown is not None:
-            rows += [(f"  {part}", lambda m, b=metric.breakdown, p=part: b(m)[p]) for part in metric.breakdown(base)]
+            rows += [(f"  {part}", partial(_breakdown_part, metric.breakdown, part)) for part in metric.breakdown(base)]
     for b in summary["settings"].get("benchmarks", []):
         key = HEADLINE[b["task"]]
-        rows.append((f"{b['name']}: {key.replace('_', ' ')}", lambda m, n=b["name"], k=key: m["benchmarks"][n][k]))
+        rows.append((f"{b['name']}: {key.replace('_', ' ')}", partial(_benchmark_headline, b["name"], key)))
     header = f"{'metric':34s} {'base':>8s} {'PC-CLIP (n=' + str(len(runs)) + ')':>18s} {'change':>8s}"
     lines = [header, "-" * len(header)]
     for label, get in rows:

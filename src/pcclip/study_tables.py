@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from typing import Any
 
 from scipy import stats
 
@@ -98,7 +99,7 @@ def quality_curves(quality_rows: list[dict], placed_rows: list[dict], generation
     """Each curve metric against the share of correct comparisons, one point per (quality row, seed),
     the fitted line, and each placed generator's predicted vs measured value; `quality_curve` is the
     difference-accuracy curve in the shape `pcclip score --curve` reads."""
-    curves = {}
+    curves: dict[str, dict[str, Any]] = {}
     for metric in CURVE_METRICS:
         points = [
             {"correctness": generation[row["generator"]]["correct"], "value": value}
