@@ -108,6 +108,15 @@ def flops_per_sample(args: argparse.Namespace) -> float:
 
 
 def pcclip_samples_per_s(args: argparse.Namespace, compiled: bool) -> float:
+    elapsed = timed_pcclip_steps(args, compiled)  # its workload is freed on return, before the cache is emptied
+    torch._dynamo.reset()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return args.batch_size * args.steps / elapsed
+
+
+def timed_pcclip_steps(args: argparse.Namespace, compiled: bool) -> float:
+    """Seconds of the timed steps (after warm-up) of pcclip's train_loop on a fresh workload."""
     work = Workload(args)
     n_items = args.batch_size * (args.warmup_steps + args.steps)
     started = {}
@@ -128,12 +137,7 @@ def pcclip_samples_per_s(args: argparse.Namespace, compiled: bool) -> float:
         after_step=after_step,
     )
     synchronize(work.device)
-    elapsed = time.perf_counter() - started["time"]
-    work = None  # frees the model's GPU memory before the cache is emptied (after_step shares this variable)
-    torch._dynamo.reset()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return args.batch_size * args.steps / elapsed
+    return time.perf_counter() - started["time"]
 
 
 def open_clip_samples_per_s(args: argparse.Namespace, compiled: bool) -> float | None:
