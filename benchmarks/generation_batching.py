@@ -24,12 +24,12 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pcclip.config import PairSettings  # noqa: E402
-from pcclip.data import training_pair_pool  # noqa: E402
-from pcclip.generate import GenerationSettings  # noqa: E402
-from pcclip.generate.backends import Request, create_backend  # noqa: E402
-from pcclip.generate.prompts import render_prompt  # noqa: E402
-from pcclip.world.scene import WorldConfig, sample_scenes  # noqa: E402
+from pcclip.config import PairSettings
+from pcclip.data import training_pair_pool
+from pcclip.generate import GenerationSettings
+from pcclip.generate.backends import Request, create_backend
+from pcclip.generate.prompts import render_prompt
+from pcclip.world.scene import WorldConfig, sample_scenes
 
 GENERATORS = Path(__file__).with_name("generation_prompts.toml")
 

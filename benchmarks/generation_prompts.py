@@ -19,11 +19,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pcclip.config import PairSettings  # noqa: E402
-from pcclip.data import training_pair_pool  # noqa: E402
-from pcclip.generate import GenerationSettings, agreement, apply_filter, run_generation  # noqa: E402
-from pcclip.generate.scoring import judge_sentence  # noqa: E402
-from pcclip.world.scene import WorldConfig, sample_scenes  # noqa: E402
+from pcclip.config import PairSettings
+from pcclip.data import training_pair_pool
+from pcclip.generate import GenerationSettings, agreement, apply_filter, run_generation
+from pcclip.generate.scoring import judge_sentence
+from pcclip.world.scene import WorldConfig, sample_scenes
 
 VARIANTS = Path(__file__).with_name("generation_prompts.toml")
 

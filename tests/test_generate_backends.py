@@ -161,7 +161,8 @@ def test_hf_rows_that_stop_early_leave_the_batch_without_changing_the_others(tin
 def test_hf_sampling_with_a_tiny_top_p_is_greedy(tiny_lm):
     requests = _requests(3)
     greedy = dict(create_backend(_hf(tiny_lm), DecodingSettings(max_new_tokens=6)).generate(requests))
-    sampled = dict(create_backend(_hf(tiny_lm), DecodingSettings(max_new_tokens=6, temperature=1.5, top_p=1e-6)).generate(requests))
+    nucleus = DecodingSettings(max_new_tokens=6, temperature=1.5, top_p=1e-6)  # only the most likely token
+    sampled = dict(create_backend(_hf(tiny_lm), nucleus).generate(requests))
     assert [sampled[i].text for i in range(3)] == [greedy[i].text for i in range(3)]
 
 

@@ -207,14 +207,15 @@ class HFBackend(Backend):
                     tokens[row].append(token)
             done |= torch.isin(chosen, end)
             if d.stop:
-                done |= torch.tensor([any(s in self._tokenizer.decode(tokens[r]) for s in d.stop) for r in rows],
-                                     device=self.device)
+                texts = [self._tokenizer.decode(tokens[r], skip_special_tokens=True) for r in rows]
+                done |= torch.tensor([any(s in text for s in d.stop) for text in texts], device=self.device)
             if done.all():
                 break
             if 4 * done.sum() >= len(done):
                 keep = (~done).nonzero()[:, 0]
                 cache.batch_select_indices(keep)
-                rows, chosen, mask, positions, done = [rows[i] for i in keep.tolist()], chosen[keep], mask[keep], positions[keep], done[keep]
+                rows = [rows[i] for i in keep.tolist()]
+                chosen, mask, positions, done = chosen[keep], mask[keep], positions[keep], done[keep]
             ids, positions = chosen[:, None], positions[:, -1:] + 1
             mask = torch.cat([mask, mask.new_ones(len(mask), 1)], dim=1)
         return tokens
