@@ -41,7 +41,7 @@ class HFSettings(BackendConfig):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="auto: bfloat16 on cuda, float32 on the CPU (bfloat16 was ~15% slower there)"
     )
-    batch_size: int = Field(32, ge=1, description="prompts per generate call (similar lengths batched together)")
+    batch_size: int = Field(32, ge=1, description="prompts decoded together (similar lengths batched together)")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (None: leave torch's setting)")
 
     def unavailable_reason(self) -> str | None:
