@@ -57,8 +57,10 @@ def main() -> None:
     pairs, _ = training_pair_pool(sample_scenes(10_000, 0, world), PairSettings(pairs=args.pairs + 1), world)
     requests = [Request(p, render_prompt(p.caption_a, p.caption_b, settings.prompt)) for p in pairs]
     warmup, requests = requests[-1], requests[:-1]
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch threads {args.threads}; "
-          f"load average at start {os.getloadavg()[0]:.2f}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch threads {args.threads}; "
+        f"load average at start {os.getloadavg()[0]:.2f}"
+    )
     backend = create_backend(settings.backend, settings.decoding)
     started = time.perf_counter()
     list(backend.generate([warmup]))
@@ -69,7 +71,7 @@ def main() -> None:
     started = time.perf_counter()
     batched = dict(backend.generate(requests))
     batched_seconds = time.perf_counter() - started
-    rest, more_seconds = one_at_a_time(backend, requests[half:args.single])
+    rest, more_seconds = one_at_a_time(backend, requests[half : args.single])
     single, seconds = single + rest, seconds + more_seconds
 
     single_rate, batched_rate = args.single / seconds, args.pairs / batched_seconds

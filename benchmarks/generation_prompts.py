@@ -52,8 +52,11 @@ def main() -> None:
         kept, _ = apply_filter(result.records, settings.filter.enabled, settings.filter)
         score = agreement(kept, pairs)
         n, k = len(pairs), max(score.total, 1)
-        print(f"| {name} | {n} | {score.total} | {score.names_difference / k:.1%} | {score.correct / k:.1%} | "
-              f"{score.correct / n:.1%} | {result.seconds:.0f} |", flush=True)
+        print(
+            f"| {name} | {n} | {score.total} | {score.names_difference / k:.1%} | {score.correct / k:.1%} | "
+            f"{score.correct / n:.1%} | {result.seconds:.0f} |",
+            flush=True,
+        )
         by_id = {p.pair_id: p for p in pairs}
         for record in random.Random(0).sample(kept, min(args.examples, len(kept))):
             a, b = by_id[record.pair_id].scenes()

@@ -20,12 +20,12 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pcclip.generate import GenerationSettings, run_generation  # noqa: E402
-from pcclip.generate.backends import DecodingSettings, Request, create_backend  # noqa: E402
-from pcclip.generate.backends.hf import HFSettings  # noqa: E402
-from pcclip.generate.mock_server import MockOpenAIServer  # noqa: E402
-from pcclip.generate.pairs import build_pairs, world_minimal_pairs  # noqa: E402
-from pcclip.generate.prompts import PromptSettings, render_prompt  # noqa: E402
+from pcclip.generate import GenerationSettings, run_generation
+from pcclip.generate.backends import DecodingSettings, Request, create_backend
+from pcclip.generate.backends.hf import HFSettings
+from pcclip.generate.mock_server import MockOpenAIServer
+from pcclip.generate.pairs import build_pairs, world_minimal_pairs
+from pcclip.generate.prompts import PromptSettings, render_prompt
 
 
 def local_lm(n_batched: int, n_single: int, threads: int, batch_size: int) -> None:
@@ -33,8 +33,9 @@ def local_lm(n_batched: int, n_single: int, threads: int, batch_size: int) -> No
     prompt = PromptSettings(style="chat")
     requests = [Request(p, render_prompt(p.caption_a, p.caption_b, prompt)) for p in pairs]
     warmup, requests = requests[0], requests[1:]
-    backend = create_backend(HFSettings(model="smollm2-135m", threads=threads, batch_size=batch_size),
-                             DecodingSettings(max_new_tokens=32))
+    backend = create_backend(
+        HFSettings(model="smollm2-135m", threads=threads, batch_size=batch_size), DecodingSettings(max_new_tokens=32)
+    )
     started = time.perf_counter()
     list(backend.generate([warmup]))
     print(f"SmolLM2-135M load + first prompt: {time.perf_counter() - started:.1f} s")
@@ -54,15 +55,19 @@ def local_lm(n_batched: int, n_single: int, threads: int, batch_size: int) -> No
 def http(n_pairs: int, latency_s: float, concurrency: int) -> None:
     pairs = build_pairs([(str(i), f"a picture of {i} things") for i in range(n_pairs + 1)], n_pairs, seed=0)
     with MockOpenAIServer(latency_s=latency_s) as server, tempfile.TemporaryDirectory() as tmp:
-        settings = GenerationSettings.model_validate({
-            "backend": {"backend": "openai", "base_url": server.url, "model": "mock", "concurrency": concurrency},
-            "prompt": {"style": "chat"},
-        })
+        settings = GenerationSettings.model_validate(
+            {
+                "backend": {"backend": "openai", "base_url": server.url, "model": "mock", "concurrency": concurrency},
+                "prompt": {"style": "chat"},
+            }
+        )
         result = run_generation(pairs, settings, Path(tmp) / "store.sqlite")
     assert result.failed == 0 and result.generated == n_pairs
     rate = n_pairs / result.seconds
-    print(f"HTTP (loopback, {latency_s * 1000:.0f} ms latency, concurrency {concurrency}): {n_pairs} pairs in "
-          f"{result.seconds:.2f} s = {rate:.0f} pairs/s (ideal {concurrency / latency_s:.0f})")
+    print(
+        f"HTTP (loopback, {latency_s * 1000:.0f} ms latency, concurrency {concurrency}): {n_pairs} pairs in "
+        f"{result.seconds:.2f} s = {rate:.0f} pairs/s (ideal {concurrency / latency_s:.0f})"
+    )
 
 
 def main() -> None:
@@ -74,8 +79,10 @@ def main() -> None:
     parser.add_argument("--http-pairs", type=int, default=800)
     parser.add_argument("--skip-lm", action="store_true")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}; "
-          f"load average at start {os.getloadavg()[0]:.2f}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}; "
+        f"load average at start {os.getloadavg()[0]:.2f}"
+    )
     if not args.skip_lm:
         local_lm(args.pairs, args.single, args.threads, args.batch_size)
     http(args.http_pairs, latency_s=0.1, concurrency=16)

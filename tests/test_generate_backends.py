@@ -49,8 +49,10 @@ def test_unknown_backend_key_lists_that_backends_keys():
 
 def test_toml_settings(tmp_path):
     path = tmp_path / "gen.toml"
-    path.write_text('[backend]\nbackend = "openai"\nmodel = "gpt-x"\nconcurrency = 4\n[prompt]\nstyle = "chat"\n'
-                    '[decoding]\nstop = ["\\nQ:"]\n')
+    path.write_text(
+        '[backend]\nbackend = "openai"\nmodel = "gpt-x"\nconcurrency = 4\n[prompt]\nstyle = "chat"\n'
+        '[decoding]\nstop = ["\\nQ:"]\n'
+    )
     settings = load_generation_settings(path, ["decoding.temperature=0.7"])
     assert (settings.backend.backend, settings.backend.concurrency, settings.prompt.style) == ("openai", 4, "chat")
     assert settings.decoding.stop == ("\nQ:",) and settings.decoding.temperature == 0.7
@@ -91,10 +93,18 @@ def tiny_lm(tmp_path_factory):
     tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }} {% endfor %}assistant:"
     tokenizer.save_pretrained(directory)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
-                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.sep_token_id,
-                         initializer_range=0.5)  # large weights: outputs that change with every input token
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+        initializer_range=0.5,
+    )  # large weights: outputs that change with every input token
     LlamaForCausalLM(config).save_pretrained(directory)
     return directory
 
@@ -140,7 +150,7 @@ def test_hf_shared_prefix_reads_each_row_as_plain_generate_does_alone(tiny_lm):
     for i, request in enumerate(requests):  # one prompt, no cache, no padding
         ids = tokenizer(request.prompt, return_tensors="pt")["input_ids"]
         alone = model.generate(input_ids=ids, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        assert out[i].text == tokenizer.decode(alone[0, ids.shape[1]:], skip_special_tokens=True)
+        assert out[i].text == tokenizer.decode(alone[0, ids.shape[1] :], skip_special_tokens=True)
 
 
 def test_hf_rows_that_stop_early_leave_the_batch_without_changing_the_others(tiny_lm, monkeypatch):
@@ -239,12 +249,17 @@ def test_vllm_adapter_chunks_and_maps_settings(monkeypatch):
 @pytest.mark.slow
 def test_smollm2_writes_comparisons(tmp_path):
     pairs = world_minimal_pairs(4, seed=0)
-    settings = GenerationSettings.model_validate({
-        "backend": {"backend": "hf", "model": "smollm2-135m", "threads": 1, "batch_size": 4},
-        "prompt": {"style": "chat"}, "decoding": {"max_new_tokens": 24},
-    })
+    settings = GenerationSettings.model_validate(
+        {
+            "backend": {"backend": "hf", "model": "smollm2-135m", "threads": 1, "batch_size": 4},
+            "prompt": {"style": "chat"},
+            "decoding": {"max_new_tokens": 24},
+        }
+    )
     records = generate(pairs, settings, tmp_path / "s.sqlite")
     assert all(r.status == "ok" and len(r.raw.split()) >= 5 for r in records)
     assert records[0].model == "smollm2-135m" and records[0].settings["decoding"]["max_new_tokens"] == 24
-    assert np.mean([any(w in r.raw.lower() for w in ("image", "circle", "square", "colou", "size", "shape"))
-                    for r in records]) >= 0.5
+    assert (
+        np.mean([any(w in r.raw.lower() for w in ("image", "circle", "square", "colou", "size", "shape")) for r in records])
+        >= 0.5
+    )

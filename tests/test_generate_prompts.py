@@ -8,9 +8,7 @@ from pcclip.generate.prompts import FewShotExample, PromptSettings, prompt_probl
 
 def test_default_is_the_papers_completion_prompt():
     prompt = render_prompt("a red circle.", " two blue squares ", PromptSettings())
-    assert prompt == (
-        "Q: What is the visual difference between an image of a red circle and an image of two blue squares?\nA:"
-    )
+    assert prompt == ("Q: What is the visual difference between an image of a red circle and an image of two blue squares?\nA:")
 
 
 def test_chat_style_asks_the_same_question_as_messages():
@@ -25,8 +23,10 @@ def test_chat_style_asks_the_same_question_as_messages():
 def test_few_shot_examples_come_first_in_both_styles():
     example = FewShotExample(caption_1="a cat", caption_2="a dog", answer="The first image shows a cat, not a dog.")
     completion = render_prompt("x", "y", PromptSettings(examples=(example,)))
-    assert completion.startswith("Q: What is the visual difference between an image of a cat and an image of a dog?\n"
-                                 "A: The first image shows a cat, not a dog.\n\nQ: ")
+    assert completion.startswith(
+        "Q: What is the visual difference between an image of a cat and an image of a dog?\n"
+        "A: The first image shows a cat, not a dog.\n\nQ: "
+    )
     assert completion.endswith("an image of y?\nA:")
     chat = render_prompt("x", "y", PromptSettings(style="chat", examples=(example,)))
     assert [m["role"] for m in chat] == ["user", "assistant", "user"]

@@ -80,6 +80,7 @@ def clean_caption(text: str) -> str:
 
 def render_prompt(caption_a: str, caption_b: str, settings: PromptSettings) -> Prompt:
     """The prompt asking how the image captioned caption_a differs from the one captioned caption_b."""
+
     def ask(c1: str, c2: str) -> str:
         return settings.question.format(caption_1=clean_caption(c1), caption_2=clean_caption(c2))
 

@@ -45,8 +45,7 @@ class BackendConfig(BaseModel):
             if unknown:
                 name = cls.model_fields["backend"].default
                 raise ValueError(
-                    f"unknown key {', '.join(map(repr, unknown))} for the {name} back end; "
-                    f"allowed: {', '.join(cls.model_fields)}"
+                    f"unknown key {', '.join(map(repr, unknown))} for the {name} back end; allowed: {', '.join(cls.model_fields)}"
                 )
         return data
 

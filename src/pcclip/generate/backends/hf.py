@@ -71,7 +71,9 @@ def packaged_gguf(name: str) -> tuple[Path, str]:
         except FileExistsError:  # a copy cut short by a kill: its checksum fails, so write it again
             path = package.assemble(target, overwrite=True)
         return path.parent, path.name
-    return Path(next(iter(importlib.util.find_spec(module).submodule_search_locations))), filename
+    spec = importlib.util.find_spec(module)  # found: _missing_package checked it
+    assert spec is not None and spec.submodule_search_locations is not None
+    return Path(next(iter(spec.submodule_search_locations))), filename
 
 
 class HFBackend(Backend):
@@ -153,7 +155,7 @@ class HFBackend(Backend):
         # Similar lengths share a batch, so little compute goes to padding.
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         for start in range(0, len(order), self.settings.batch_size):
-            batch = order[start:start + self.settings.batch_size]
+            batch = order[start : start + self.settings.batch_size]
             try:
                 outputs = self._generate_batch([rows[i] for i in batch], shared, prefix)
             except RuntimeError as e:  # e.g. out of memory: these pairs fail with the reason, the run goes on
@@ -194,13 +196,14 @@ class HFBackend(Backend):
         row at once would copy the whole cache too often)."""
         torch, d = self._torch, self.decoding
         end = torch.tensor(self._end_ids, device=self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1] :]
         rows = list(range(len(ids)))  # batch row -> request row
         tokens: list[list[int]] = [[] for _ in rows]
         done = torch.zeros(len(ids), dtype=torch.bool, device=self.device)
         for _ in range(d.max_new_tokens):
-            out = self._model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
-                              use_cache=True, logits_to_keep=1)
+            out = self._model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1
+            )
             cache, chosen = out.cache, self._choose(out.logits[:, -1])
             for row, token, finished in zip(rows, chosen.tolist(), done.tolist()):
                 if not finished:
