@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARK = Path(__file__).parent.parent / "benchmarks" / "gpu_vs_open_clip.py"
 
 
+@pytest.mark.slow  # the whole GPU benchmark script on the CPU, in a subprocess
 def test_gpu_benchmark_smoke_on_cpu():
     result = subprocess.run(
         [
