@@ -200,3 +200,37 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_state(tmp_path):
 
 def copy_state(module) -> dict:
     return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize(("dropout", "expected"), [(None, 0.3), (0.0, 0.0), (0.2, 0.2)])
+def test_dropout_setting_sets_every_dropout_layer(dropout, expected, tiny_data):
+    model, tokenizer = fresh_model()
+    model.text_dropout = torch.nn.Dropout(0.3)  # the nano model has none; MiniLM has 0.1 throughout
+    settings = FinetuneSettings(trainable="text", epochs=1, batch_size=6, dropout=dropout)
+    finetune_pc(model, tokenizer, tiny_data, settings, seed=0, **QUIET)
+    assert model.text_dropout.p == expected
+
+
+def test_dropout_setting_is_a_probability():
+    with pytest.raises(ValueError, match="less than 1"):
+        FinetuneSettings(dropout=1.0)
+
+
+def test_length_buckets_keep_every_epoch_a_random_partition_of_similar_lengths():
+    from pcclip.optim import epoch_batches
+
+    lengths = torch.tensor(np.random.default_rng(0).integers(5, 60, size=203))
+    plain = list(epoch_batches(203, 8, 2, seed=3))
+    bucketed = list(epoch_batches(203, 8, 2, seed=3, lengths=lengths, window_batches=4))
+    assert len(bucketed) == len(plain) == 2 * (203 // 8)
+    for epoch in (bucketed[:25], bucketed[25:]):
+        items = torch.cat(epoch)
+        assert len(set(items.tolist())) == len(items) == 25 * 8  # each item at most once per epoch
+
+    def padding(batches):  # padded minus real lengths, summed: what a text batch wastes
+        return sum(int(lengths[b].max() * len(b) - lengths[b].sum()) for b in batches)
+
+    assert padding(bucketed) < padding(plain) / 3
+    assert [b.tolist() for b in bucketed] == [b.tolist() for b in epoch_batches(203, 8, 2, 3, lengths=lengths, window_batches=4)]
+    resumed = list(epoch_batches(203, 8, 2, seed=3, start_step=30, lengths=lengths, window_batches=4))
+    assert [b.tolist() for b in resumed] == [b.tolist() for b in bucketed[30:]]

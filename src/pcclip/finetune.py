@@ -87,6 +87,10 @@ def finetune_pc(
     torch.manual_seed(seed)
     trainable, frozen = select_trainable(model, settings.trainable, settings.include, settings.exclude)
     log(f"finetune {settings.trainable}: {trainable:,} trainable parameters, {frozen:,} frozen")
+    if settings.dropout is not None:  # a module attribute, not a weight: the saved checkpoint is unchanged
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = settings.dropout
     image_trains = any(p.requires_grad for p in model.visual.parameters())
     embed_every_step = image_trains or not settings.cache_image_embeddings
     # Training runs on the model's device; pair indices stay on the CPU, where the images are.
@@ -100,6 +104,8 @@ def finetune_pc(
     if settings.caption_loss_weight > 0 and data.captions is not None:  # (no captions with a weight: refused above)
         caption_ids = tokenize(model, tokenizer, data.captions).to(device)
     index = torch.tensor(data.pairs)
+    # Characters stand in for tokens: batches of similar length pad little (fit_tokens trims the rest).
+    lengths = torch.tensor([len(s) for s in data.sentences]) if settings.length_buckets else None
     rank, world_size = distributed_rank_and_size()
     pc_loss = (
         LOSSES[settings.loss]
@@ -135,7 +141,7 @@ def finetune_pc(
     model.train()
     losses = train_loop(
         trained,
-        lambda start: epoch_batches(len(data.pairs), settings.batch_size, settings.epochs, seed, start),
+        lambda start: epoch_batches(len(data.pairs), settings.batch_size, settings.epochs, seed, start, lengths),
         compute_loss,
         settings,
         n_items=len(data.pairs),

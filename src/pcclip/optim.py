@@ -60,17 +60,35 @@ def steps_per_epoch(n_items: int, batch_size: int) -> int:
     return max(1, n_items // batch_size)
 
 
-def epoch_batches(n_items: int, batch_size: int, epochs: int, seed: int, start_step: int = 0) -> Iterator[torch.Tensor]:
+def epoch_batches(
+    n_items: int,
+    batch_size: int,
+    epochs: int,
+    seed: int,
+    start_step: int = 0,
+    lengths: torch.Tensor | None = None,
+    window_batches: int = 16,
+) -> Iterator[torch.Tensor]:
     """Index batches over `epochs` seeded shuffles, from optimiser step `start_step` on. The last
     short batch of an epoch is dropped (contrastive losses want full batches of negatives) unless the
-    epoch is a single batch."""
+    epoch is a single batch.
+
+    With `lengths` (one per item), each shuffle is cut into windows of `window_batches` batches, a
+    window is sorted by length and cut into batches, and the epoch's batches are shuffled again: each
+    batch is still a random draw, but of items of similar length, so a text batch pads little."""
     generator = torch.Generator().manual_seed(seed)
     per_epoch = steps_per_epoch(n_items, batch_size)
     for epoch in range(epochs):
         order = torch.randperm(n_items, generator=generator)  # drawn every epoch, so skipping stays in sync
-        for i in range(per_epoch):
+        if lengths is not None:
+            windows = order.split(window_batches * batch_size)
+            order = torch.cat([w[torch.argsort(lengths[w], stable=True)] for w in windows])
+        batches = [order[i * batch_size : (i + 1) * batch_size] for i in range(per_epoch)]
+        if lengths is not None:
+            batches = [batches[i] for i in torch.randperm(per_epoch, generator=generator)]
+        for i, batch in enumerate(batches):
             if epoch * per_epoch + i >= start_step:
-                yield order[i * batch_size : (i + 1) * batch_size]
+                yield batch
 
 
 def distributed_rank_and_size() -> tuple[int, int]:

@@ -22,14 +22,9 @@ import numpy as np
 from .headline import HEADLINE_METRICS
 from .quality import QualityFit
 from .real_eval import HEADLINE
+from .study_tables import TABLES
 from .world.scene import ATTRIBUTES
 
-TABLE_TITLES = {
-    "llm": "Ablation 1: which LLM writes the comparisons",
-    "encoders": "Ablation 2: which encoders are finetuned",
-    "quality": "Comparison quality: the oracle with a share of LLM-like errors",
-    "variants": "Keeping what CLIP could do",
-}
 SHOWN_METRICS = ("difference_accuracy", "construction_worst_accuracy", "zero_shot_accuracy", "clipscore", "image_to_text_r1")
 ALPHA = 0.05
 
@@ -323,9 +318,7 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
         tables = [_table(rows, base), _construction_table(rows)]
         if rows[0]["benchmarks"]:
             tables.append(_benchmark_table(rows))
-        sections.append(
-            Section(TABLE_TITLES[table], [], tables, [_bar_figure(rows, TABLE_TITLES[table], figure_dir / f"{table}_bars.png")])
-        )
+        sections.append(Section(TABLES[table], [], tables, [_bar_figure(rows, TABLES[table], figure_dir / f"{table}_bars.png")]))
         if table == "quality" and "quality_curves" in study:
             sections.append(_quality_section(study, figure_dir))
     sections.append(

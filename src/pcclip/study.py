@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from tqdm.auto import tqdm
@@ -33,7 +33,7 @@ from .generate import GenerationSettings
 from .generate.filters import FilterSettings
 from .pipeline import Pipeline, use_threads
 from .settings_io import load_settings
-from .study_tables import study_tables
+from .study_tables import TABLES, study_tables
 from .towers import ENCODER_CHOICES
 
 DEFAULT_PLAN = Path(__file__).parent / "plans" / "embedded-default.toml"
@@ -58,7 +58,6 @@ class QualityAxisSettings(Settings):
         default_factory=dict,
         description="degraded-oracle settings besides error_rate, e.g. error_mix (default: the mix measured on the offline LLMs)",
     )
-    seeds: tuple[int, ...] | None = Field(None, description="finetuning seeds of the axis (default: run.seeds)")
 
     def generators(self) -> dict[str, GenerationSettings]:
         return {
@@ -107,6 +106,11 @@ class StudySettings(Settings):
         description="name -> finetune settings changed from run.finetune (reference encoder "
         "choice, encoder_generator's comparisons), e.g. {keep-clip = {caption_loss_weight = 0.1}}",
     )
+    table_seeds: dict[Literal[tuple(TABLES)], tuple[int, ...]] = Field(  # type: ignore[valid-type]
+        default_factory=dict,
+        description="finetuning seeds of a table's rows where not run.seeds, e.g. {quality = [0, 1, 2]}: fewer "
+        "seeds for a costly axis (a row shared with another table reuses its finetunes)",
+    )
 
     @model_validator(mode="after")
     def _names_exist(self) -> StudySettings:
@@ -146,17 +150,18 @@ class StudySettings(Settings):
 
     def cells(self) -> list[Cell]:
         """Every row of every table, reference rows included."""
-        seeds, reference = self.run.seeds, self.finetune(self.reference.trainable)
-        quality_seeds = self.quality.seeds or seeds
-        cells = [Cell("llm", g, g, reference, seeds) for g in self.llm_ablation]
-        cells += [Cell("encoders", t, self.encoder_generator, self.finetune(t), seeds) for t in self.encoder_ablation]
+        seeds = {table: self.table_seeds.get(table, self.run.seeds) for table in TABLES}
+        reference = self.finetune(self.reference.trainable)
+        cells = [Cell("llm", g, g, reference, seeds["llm"]) for g in self.llm_ablation]
+        cells += [Cell("encoders", t, self.encoder_generator, self.finetune(t), seeds["encoders"]) for t in self.encoder_ablation]
         if self.quality.error_rates:
-            cells += [Cell("quality", "oracle", "oracle", reference, quality_seeds)] if "oracle" in self.generators else []
-            cells += [Cell("quality", g, g, reference, quality_seeds) for g in self.quality.generators()]
+            oracle = [Cell("quality", "oracle", "oracle", reference, seeds["quality"])] if "oracle" in self.generators else []
+            cells += oracle + [Cell("quality", g, g, reference, seeds["quality"]) for g in self.quality.generators()]
         if self.variants:
-            cells.append(Cell("variants", "paper's loss", self.encoder_generator, reference, seeds))
+            cells.append(Cell("variants", "paper's loss", self.encoder_generator, reference, seeds["variants"]))
             cells += [
-                Cell("variants", name, self.encoder_generator, self.variant_finetune(name), seeds) for name in self.variants
+                Cell("variants", name, self.encoder_generator, self.variant_finetune(name), seeds["variants"])
+                for name in self.variants
             ]
         return cells
 

@@ -21,6 +21,13 @@ from .quality import fit_quality
 from .real_eval import HEADLINE, headline
 
 CONFIDENCE = 0.95
+# The study's tables, in report order, with their titles: the study's grid and the report read this.
+TABLES = {
+    "llm": "Ablation 1: which LLM writes the comparisons",
+    "encoders": "Ablation 2: which encoders are finetuned",
+    "quality": "Comparison quality: the oracle with a share of LLM-like errors",
+    "variants": "Keeping what CLIP could do",
+}
 CURVE_METRICS = ("difference_accuracy", "construction_worst_accuracy", "zero_shot_accuracy", "clipscore")
 
 
