@@ -129,3 +129,18 @@ def test_stage_times_count_a_nested_stage_once():
     with times("evaluate"), times("finetune"):
         pass
     assert times == {"finetune": 3.0, "evaluate": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000\n", 2), ("100000 100000\n", 1), ("50000 100000\n", 1), ("800000 100000\n", 2), ("garbage", 2), (None, 2)],
+)
+def test_available_cores_follows_affinity_and_the_cgroup_quota(cpu_max, expected, tmp_path, monkeypatch):
+    import pcclip.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda _: {0, 1})
+    cgroup = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        cgroup.write_text(cpu_max)
+    monkeypatch.setattr(pipeline, "CGROUP_CPU_MAX", cgroup)
+    assert pipeline.available_cores() == expected

@@ -262,7 +262,9 @@ class RunSettings(Settings):
     eval: EvalSettings = EvalSettings()
     benchmarks: tuple[BenchmarkSettings, ...] = Field((), description="real-data benchmarks evaluated besides the world")
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1, description="finetuning seeds (pairs, phrasing, order)")
-    threads: int = Field(2, ge=1, le=1024, description="torch threads")
+    threads: int | None = Field(
+        None, ge=1, le=1024, description="torch threads (None: the cores this process may use, affinity and cgroup quota)"
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where models train and embed: 'auto' is cuda when a GPU is visible (under torchrun: LOCAL_RANK's)"
     )

@@ -9,6 +9,7 @@ killed midway keeps every stage it finished.
 from __future__ import annotations
 
 import copy
+import os
 import resource
 import statistics
 import time
@@ -52,9 +53,26 @@ def _file_identity(path: str | Path | None) -> list | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def use_threads(threads: int) -> None:
-    """torch's intra-op threads for this process (a process-wide setting, so the entry points set it)."""
-    torch.set_num_threads(threads)
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
+
+
+def available_cores() -> int:
+    """The cores this process may use: its CPU affinity, capped by a container's cgroup CPU quota
+    (os.cpu_count() counts the host's cores, which oversubscribes a limited container)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()
+        if quota != "max":
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):  # no cgroup v2 file here, or one this code does not understand
+        pass
+    return cores
+
+
+def use_threads(threads: int | None) -> None:
+    """torch's intra-op threads for this process (a process-wide setting, so the entry points set it);
+    None: available_cores()."""
+    torch.set_num_threads(threads or available_cores())
 
 
 class StageTimes(dict):
