@@ -40,6 +40,11 @@ def _cmd_finetune(args: argparse.Namespace) -> None:
 
 
 def _cmd_study(args: argparse.Namespace) -> None:
+    if args.dry_run or args.slurm_dir is not None or args.only_jobs is not None:
+        from .study_plan import plan_command
+
+        plan_command(args)
+        return
     from .report import write_report
     from .study import load_study, run_study
 
@@ -59,6 +64,40 @@ def _cmd_models(args: argparse.Namespace) -> None:
     own = set(register_model_configs())
     for name in list_models():
         print(f"{name}{'  (pcclip)' if name in own else ''}")
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    from .cache import write_json
+    from .compositional import check_roots, evaluate_compositional, format_table, load_compositional, parse_benchmark_spec
+    from .inference import resolve_model_name
+    from .models import create_model
+    from .optim import resolve_device
+
+    if args.output is not None and args.output.suffix.lower() != ".json":
+        raise PcclipError(f"-o {args.output}: give a .json file")
+    specs = [parse_benchmark_spec(spec) for spec in args.benchmark]
+    check_roots(specs)  # every folder, then every annotation file, before any model is built
+    loaded = [load_compositional(spec) for spec in specs]
+    name = resolve_model_name(args.model, args.pretrained)
+    model, tokenizer = create_model(name, args.pretrained, resolve_device(args.device))
+    results = [
+        evaluate_compositional(
+            model,
+            tokenizer,
+            spec.name,
+            spec.root,
+            spec.images,
+            data=data,
+            model_name=name,
+            pretrained=args.pretrained,
+            batch_size=args.batch_size,
+        )
+        for spec, data in zip(specs, loaded)
+    ]
+    print(format_table(results))
+    if args.output is not None:
+        write_json(args.output, {"model": name, "pretrained": args.pretrained, "results": results})
+        print(f"results: {args.output}")
 
 
 def _age(seconds: float) -> str:
@@ -137,6 +176,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a setting, e.g. --set run.seeds=[0,1] (repeatable)",
     )
     study.add_argument("--output", type=Path, help="where study.json and the report go (default: runs/<name>)")
+    study.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (every job, its estimated cost from measured figures, LLM calls, what is skipped "
+        "here and why) and exit: nothing is trained, generated or sent",
+    )
+    study.add_argument(
+        "--slurm-dir",
+        type=Path,
+        metavar="DIR",
+        help="print the plan and write sbatch scripts to DIR: prepare.sbatch (generations, base model), one "
+        "script per group of jobs, report.sbatch, and submit_all.sh that submits them with afterok dependencies",
+    )
+    study.add_argument(
+        "--cells-per-job", type=int, default=1, metavar="N", help="--slurm-dir: jobs of the plan per script (default 1)"
+    )
+    study.add_argument(
+        "--slurm-gpus", type=int, default=1, metavar="N", help="--slurm-dir: GPUs per script (default 1; 0: CPU only)"
+    )
+    study.add_argument(
+        "--slurm-time",
+        metavar="TIME",
+        help="--slurm-dir: every script's time limit, e.g. 12:00:00 (default: the estimate x 1.5 where it is measured)",
+    )
+    study.add_argument(
+        "--only-jobs",
+        metavar="LIST",
+        help="run only these jobs of the plan, by their number in --dry-run (e.g. 0,3,5-7; 'none': only what every "
+        "job shares, the generations and the base model); writes no report",
+    )
     study.set_defaults(func=_cmd_study)
 
     cache = sub.add_parser("cache", help="list cached results by stage, code version, size and age; prune stale ones")
@@ -152,6 +221,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list model architectures")
     models.set_defaults(func=_cmd_models)
+
+    from .inference_cli import _add_model_options
+
+    evaluate = sub.add_parser("eval", help="compositional benchmarks (SugarCrepe, Winoground, ARO) from local files")
+    evaluate.add_argument(
+        "--benchmark",
+        action="append",
+        required=True,
+        metavar="NAME:ROOT",
+        help="NAME: sugarcrepe, winoground, aro-relation or aro-attribution; ROOT: its folder in the official layout; "
+        "sugarcrepe:ROOT:IMAGES also names COCO val2017's folder (default ROOT/val2017) (repeatable)",
+    )
+    evaluate.add_argument("--output", "-o", type=Path, help="also write the results as JSON")
+    _add_model_options(evaluate)
+    evaluate.set_defaults(func=_cmd_eval)
 
     from .generate.cli import register_generate_commands
 

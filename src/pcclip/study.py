@@ -18,7 +18,7 @@ The default plan is one file, `plans/embedded-default.toml` in this package (`co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -251,10 +251,20 @@ def _generate(pipeline: Pipeline, settings: StudySettings, skipped: dict[str, st
     return summaries
 
 
-def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], None] = print) -> dict:
+def run_study(
+    settings: StudySettings,
+    output_dir: Path,
+    log: Callable[[str], None] = print,
+    only_jobs: Collection[tuple[str, int]] | None = None,
+) -> dict:
     """Run (or resume) every cell over its seeds; returns the aggregated results and writes
     output_dir/study.json (the report is written by `pcclip.report`). A generator that cannot run
-    here is skipped with its reason, and the rest of the study runs."""
+    here is skipped with its reason, and the rest of the study runs.
+
+    only_jobs: run only these (Cell.run_key, seed) jobs (`pcclip.study_plan` numbers them), after the
+    stages every job shares (generation, base model); empty: those stages alone. A part of the grid
+    makes no tables and writes no study.json: it returns the jobs it ran, the skipped generators and
+    the manifest, and the full study, every cell then cached, writes the report."""
     output_dir = Path(output_dir)
     skipped = unavailable_generators(settings)
     for name, reason in skipped.items():
@@ -272,6 +282,8 @@ def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], No
     cells = plan.cells()
     generators = plan.all_generators()
     jobs = list(dict.fromkeys((cell.run_key, seed) for cell in cells for seed in cell.seeds))
+    if only_jobs is not None:
+        jobs = [job for job in jobs if job in only_jobs]
     by_key = {cell.run_key: cell for cell in cells}
     runs: dict[str, dict[int, dict]] = {}
     bar = tqdm(jobs, desc="study", unit="run", dynamic_ncols=True)
@@ -282,6 +294,8 @@ def run_study(settings: StudySettings, output_dir: Path, log: Callable[[str], No
             cell.generator, generators[cell.generator], cell.finetune, seed
         )
     bar.close()
+    if only_jobs is not None:
+        return {"name": settings.name, "jobs": jobs, "skipped": skipped, "fallbacks": fallbacks, **pipeline.manifest()}
 
     result = {
         "name": settings.name,
