@@ -276,6 +276,18 @@ def _heatmap(tables: dict, base: dict, path: Path) -> Path:
     return path
 
 
+def _seed_list(seeds) -> str:
+    return ", ".join(map(str, seeds))
+
+
+def _table_seeds(table_seeds: dict) -> str:
+    """' (encoders, quality: 0, 1, 2)': the tables that run fewer seeds than the study's."""
+    by_seeds: dict[str, list[str]] = {}
+    for table, seeds in table_seeds.items():
+        by_seeds.setdefault(_seed_list(seeds), []).append(table)
+    return "".join(f" ({', '.join(tables)}: {seeds})" for seeds, tables in by_seeds.items())
+
+
 def build_sections(study: dict, figure_dir: Path) -> list[Section]:
     seeds = study["seeds"]
     base = study["base"]
@@ -286,7 +298,7 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
         Section(
             f"PC-CLIP ablation study: {study['name']}",
             [
-                f"Seeds {', '.join(map(str, seeds))} (the quality axis: its own, listed in the settings); every cell is the "
+                f"Seeds {_seed_list(seeds)}{_table_seeds(study['settings'].get('table_seeds', {}))}; every cell is the "
                 "mean with a 95% t-interval over seeds, evaluated on held-out scenes with held-out phrasing. Gains over the "
                 "base model and differences from a table's reference row are paired by seed, given with their 95% "
                 "interval and a Holm-corrected p over the table's rows and metrics.",
