@@ -7,9 +7,9 @@ paper's way on oracle comparisons, sized to run on 2 CPU cores in minutes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from .generate.filters import FilterSettings
 from .generate.settings import GenerationSettings
@@ -208,22 +208,38 @@ class EvalSettings(Settings):
     comparatives_per_pair: int = Field(2, ge=1, description="oracle comparative sentences per ordered class pair")
 
 
+# Difference tasks beyond a single AwA2 predicate: the dataset each needs, and its default template
+# ({more}: the comparative word, e.g. 'bigger' / 'smaller'; {colour}: a colour). CUB's sentences are
+# fixed per attribute group (pcclip.datasets.differences.CUB_GROUPS).
+DIFFERENCE_TASKS: dict[str, tuple[str, str | None]] = {
+    "differences": ("awa2", "The first animal is {more} than the second."),
+    "size-differences": ("cifar100", "The first object is {more} than the second."),
+    "colour-differences": ("flowers102", "The first flower is more {colour} than the second."),
+    "attribute-differences": ("cub", None),
+}
+
+
 class BenchmarkSettings(Settings):
     """A real-data benchmark every model of a run is also evaluated on, read from local files in its
     standard layout (see pcclip.datasets), as CLIP_benchmark and the paper evaluate."""
 
     name: str = Field(..., min_length=1, description="the benchmark's name in results and reports")
-    dataset: Literal["image-folder", "cifar10", "cifar100", "cub", "awa2", "coco"]
+    dataset: Literal["image-folder", "cifar10", "cifar100", "cub", "awa2", "coco", "flowers102"]
     root: Path = Field(..., description="the dataset's folder in its official layout")
     split: str | None = Field(
         None,
         description="cifar: train|test (default test); cub: train|test|all (default test); awa2: all|train|test "
-        "(default all); coco: the captions split (default val2017)",
+        "(default all); flowers102: train|val|test|all (default test); coco: the captions split (default val2017)",
     )
-    task: Literal["zero-shot", "captions", "differences"] = Field(
-        "zero-shot",
-        description="'zero-shot': classification with a template ensemble; 'captions': CLIPScore and "
-        "retrieval (coco); 'differences': the paper's sign test on an AwA2 predicate (e.g. which animal is bigger)",
+    task: Literal["zero-shot", "captions", "differences", "size-differences", "colour-differences", "attribute-differences"] = (
+        Field(
+            "zero-shot",
+            description="'zero-shot': classification with a template ensemble; 'captions': CLIPScore and "
+            "retrieval (coco); the paper's difference-based classification (sign test over ordered pairs, both "
+            "orders): 'differences' (awa2: `predicate`, or each of `predicates`), 'size-differences' (cifar100: "
+            "classes by typical size), 'colour-differences' (flowers102: classes by petal colour), "
+            "'attribute-differences' (cub: per-image attribute groups)",
+        )
     )
     templates: Literal["paper", "imagenet"] = Field("paper", description="zero-shot: the paper's single template or CLIP's 80")
     predicate: str = Field("big", description="differences: the AwA2 predicate whose value orders the images")
@@ -233,6 +249,57 @@ class BenchmarkSettings(Settings):
     less_prompt: str = "a photo of a small animal."
     pairs: int = Field(5000, ge=1, description="differences: random image pairs with different values (the paper: 5,000)")
     seed: int = 0
+    # The options below came later; at their defaults they are left out of the settings' dump, so that
+    # the cache keys (hashes of the dump) of benchmarks defined before them do not change.
+    predicates: tuple[str, ...] = Field(
+        (),
+        description="differences (awa2): several predicates, each with its more/less words from pcclip's "
+        "data/awa2_comparatives.csv, reported per predicate and as their mean (empty: the single `predicate`)",
+    )
+    attributes: tuple[str, ...] = Field(
+        ("wing_color", "size", "bill_length"),
+        description="attribute-differences (cub): the attribute groups (wing_color, primary_color, breast_color, "
+        "crown_color, size, bill_length)",
+    )
+    template: str | None = Field(
+        None,
+        description="the sentence of a difference task with {more} (awa2 predicates, cifar100 size) or {colour} "
+        "(flowers102); None: " + "; ".join(f"{t}: {s!r}" for t, (_, s) in DIFFERENCE_TASKS.items() if s),
+    )
+    margin: float = Field(
+        20.0, gt=0, description="differences (awa2 predicates): least difference of continuous strengths (0-100) in a pair"
+    )
+    size_ratio: float = Field(2.0, gt=1, description="size-differences: least ratio of the two classes' typical sizes")
+    include_varied: bool = Field(
+        False, description="colour-differences: also use flower classes grown in several colours (their listed colour)"
+    )
+    choices: int | None = Field(
+        None,
+        ge=3,
+        description="tasks with several attributes (awa2 predicates, cub): K of the K-way choice (chance 1/K): the "
+        "true sentence, its reversal and K - 2 sentences of other attributes not true of the pair (None: 4, or "
+        "with n awa2 predicates at most n + 1, what they guarantee)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for name in _LATER_FIELDS:
+            if getattr(self, name) == type(self).model_fields[name].default:
+                data.pop(name, None)
+        return data
+
+    @property
+    def choice_k(self) -> int:
+        """K of the K-way choice (`choices` or its default)."""
+        if self.choices is not None:
+            return self.choices
+        return min(4, len(self.predicates) + 1) if self.task == "differences" else 4
+
+    @property
+    def difference_template(self) -> str:
+        """The task's sentence template (its default when `template` is None)."""
+        return self.template or DIFFERENCE_TASKS[self.task][1] or ""
 
     @model_validator(mode="after")
     def _task_fits_dataset(self) -> BenchmarkSettings:
@@ -242,7 +309,47 @@ class BenchmarkSettings(Settings):
             raise ValueError(
                 f"benchmark {self.name!r}: task 'differences' needs dataset 'awa2' (its predicates order the images)"
             )
+        if self.task in DIFFERENCE_TASKS and DIFFERENCE_TASKS[self.task][0] != self.dataset:
+            raise ValueError(f"benchmark {self.name!r}: task {self.task!r} needs dataset {DIFFERENCE_TASKS[self.task][0]!r}")
+        self._check_difference_options()
         return self
+
+    def _check_difference_options(self) -> None:
+        from .datasets.differences import CUB_GROUPS  # the package's tables; imported late: datasets is heavy
+        from .datasets.tables import awa2_comparatives
+
+        where = f"benchmark {self.name!r}"
+        if self.template is not None:
+            placeholder = "{colour}" if self.task == "colour-differences" else "{more}"
+            if self.task in ("zero-shot", "captions", "attribute-differences") or (
+                self.task == "differences" and not self.predicates
+            ):
+                raise ValueError(f"{where}: template applies to awa2 predicates, size-differences and colour-differences only")
+            if placeholder not in self.template:
+                raise ValueError(f"{where}: template {self.template!r} must contain {placeholder}")
+        unknown = [p for p in self.predicates if p not in awa2_comparatives()]
+        if unknown:
+            raise ValueError(
+                f"{where}: predicates without comparative words: {', '.join(unknown)}; "
+                f"known (data/awa2_comparatives.csv): {', '.join(awa2_comparatives())}"
+            )
+        if len(set(self.predicates)) != len(self.predicates) or len(set(self.attributes)) != len(self.attributes):
+            raise ValueError(f"{where}: predicates and attributes must not repeat")
+        if self.task == "attribute-differences":
+            unknown = [a for a in self.attributes if a not in CUB_GROUPS]
+            if unknown or not self.attributes:
+                raise ValueError(
+                    f"{where}: attributes must be CUB groups among {', '.join(CUB_GROUPS)}; got {list(self.attributes)}"
+                )
+        if self.choices is not None and len(self.predicates) >= 2 and self.choices > len(self.predicates) + 1:
+            raise ValueError(
+                f"{where}: choices={self.choices} needs {self.choices - 2} false sentences of other predicates for "
+                f"every pair; {len(self.predicates)} predicates guarantee {len(self.predicates) - 1} (choices <= "
+                f"{len(self.predicates) + 1})"
+            )
+
+
+_LATER_FIELDS = ("predicates", "attributes", "template", "margin", "size_ratio", "include_varied", "choices")
 
 
 class RunSettings(Settings):

@@ -60,7 +60,9 @@ STAGES: dict[str, Stage] = {
         1, ("evaluate.py", "metrics.py", "encode.py", "data.py", "datasets/templates.py", "datasets/comparatives.py"), ("world",)
     ),
     # Metrics on real-data benchmarks read from local files.
-    "benchmarks": Stage(1, ("real_eval.py", "compositional.py", "evaluate.py", "metrics.py", "encode.py", "datasets/*.py")),
+    "benchmarks": Stage(
+        1, ("real_eval.py", "compositional.py", "evaluate.py", "metrics.py", "encode.py", "datasets/*.py", "datasets/data/*.csv")
+    ),
 }
 
 

@@ -1,6 +1,7 @@
 """Real datasets read from local files in their official layouts (the compositional benchmarks
 SugarCrepe, Winoground and ARO among them), the zero-shot templates, and comparative sentences for
-comparative prompting. Nothing here downloads."""
+comparative prompting, and the paper's difference tasks on real data (pcclip.datasets.differences,
+with the small tables pcclip ships in datasets/data/). Nothing here downloads."""
 
 from .aro import AroData, AroItem, load_aro
 from .awa2 import AwA2Data, load_awa2
@@ -8,7 +9,9 @@ from .base import CaptionedImages, LabelledImages
 from .cifar import load_cifar
 from .coco import load_coco_captions
 from .comparatives import Comparative, ComparativeWriter, gather_comparatives, read_comparatives
-from .cub import CubData, load_cub
+from .cub import CubAttributeLabels, CubData, load_cub, load_cub_attribute_labels
+from .differences import DifferenceAttribute
+from .flowers import load_flowers102
 from .folder import load_image_folder
 from .images import ImageArray, ImageFiles, ImageSource, encode_image_source
 from .sugarcrepe import SugarCrepeData, SugarCrepeItem, load_sugarcrepe
@@ -25,7 +28,9 @@ __all__ = [
     "CaptionedImages",
     "Comparative",
     "ComparativeWriter",
+    "CubAttributeLabels",
     "CubData",
+    "DifferenceAttribute",
     "ImageArray",
     "ImageFiles",
     "ImageSource",
@@ -41,6 +46,8 @@ __all__ = [
     "load_cifar",
     "load_coco_captions",
     "load_cub",
+    "load_cub_attribute_labels",
+    "load_flowers102",
     "load_image_folder",
     "load_sugarcrepe",
     "load_winoground",

@@ -145,3 +145,54 @@ def load_cub_descriptions(
         captions += lines
         owner += [row] * len(lines)
     return CaptionedImages(cub.data.images, captions, np.array(owner, dtype=np.int64))
+
+
+CERTAINTIES = "attributes/certainties.txt: 1 not visible, 2 guessing, 3 probably, 4 definitely"
+
+
+@dataclass
+class CubAttributeLabels:
+    """One split of CUB with every image's annotation of every attribute, as the annotator gave it:
+    present[i, k] (is_present) and certainty[i, k] (certainty_id, 1..4, one per question: all colours
+    of a part share the certainty of that part's answer; 0 where the file has no line)."""
+
+    data: LabelledImages
+    image_ids: np.ndarray  # 1-based CUB ids of the split's images
+    attribute_names: tuple[str, ...]
+    present: np.ndarray  # bool (N, attributes)
+    certainty: np.ndarray  # int8 (N, attributes)
+
+
+def load_cub_attribute_labels(root: str | Path, split: str = "test") -> CubAttributeLabels:
+    """The images of `split` with attributes/image_attribute_labels.txt read in full
+    (<image_id> <attribute_id> <is_present> <certainty_id> <time>, 1-based ids) and attributes.txt."""
+    cub = load_cub(root, split, attributes=False)
+    root = Path(root)
+    names = tuple(read_indexed(_attribute_names_file(root)))
+    path = require_file(root / "attributes" / "image_attribute_labels.txt", LAYOUT)
+    n_images = len(read_indexed(require_file(root / "images.txt", LAYOUT)))
+    present = np.zeros((n_images, len(names)), dtype=bool)
+    certainty = np.zeros((n_images, len(names)), dtype=np.int8)
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            try:
+                image_id, attribute_id, is_present, certainty_id = (int(v) for v in fields[:4])
+            except ValueError:
+                raise PcclipError(
+                    f"{path}: line {number}: expected '<image_id> <attribute_id> <is_present> <certainty_id> <time>', "
+                    f"got {line.strip()!r}"
+                ) from None
+            if not (
+                1 <= image_id <= n_images and 1 <= attribute_id <= len(names) and is_present in (0, 1) and 1 <= certainty_id <= 4
+            ):
+                raise PcclipError(
+                    f"{path}: line {number}: image id {image_id} (1..{n_images}), attribute id {attribute_id} "
+                    f"(1..{len(names)}), is_present {is_present} (0/1) or certainty_id {certainty_id} (1..4) out of range"
+                )
+            present[image_id - 1, attribute_id - 1] = bool(is_present)
+            certainty[image_id - 1, attribute_id - 1] = certainty_id
+    keep = cub.image_ids - 1
+    return CubAttributeLabels(cub.data, cub.image_ids, names, present[keep], certainty[keep])
