@@ -22,7 +22,6 @@ own preprocessing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from open_clip.transform import PreprocessCfg
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import PcclipError
-from .base import require_dir, require_file
+from .base import read_json, require_dir, require_file
 from .images import as_preprocess, empty_images, resizer
 
 SOURCE = "https://github.com/mertyg/vision-language-models-are-bows (the downloads its dataset_zoo/aro_datasets.py names)"
@@ -101,12 +100,7 @@ def load_aro(root: str | Path, subset: Subset = "relation") -> AroData:
     root = require_dir(Path(root), layout(subset))
     path = require_file(root / FILES[subset], layout(subset))
     images_dir = require_dir(root / "images", layout(subset))
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise PcclipError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
-    except UnicodeDecodeError as e:
-        raise PcclipError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    content = read_json(path)
     if not isinstance(content, list) or not content:
         raise PcclipError(f"{path}: expected a non-empty JSON list of tests")
     items = [_item(path, i, record, images_dir, subset) for i, record in enumerate(content)]

@@ -3,6 +3,7 @@ ship. A file that is missing or malformed stops with its path (and line) and the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,16 @@ def require_dir(path: Path, layout: str) -> Path:
     if not path.is_dir():
         raise PcclipError(f"{path}: directory not found; expected {layout}")
     return path
+
+
+def read_json(path: Path) -> object:
+    """A JSON file's content; invalid JSON or text that is not UTF-8 is an error naming the file (and line)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise PcclipError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
+    except UnicodeDecodeError as e:
+        raise PcclipError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def read_rows(path: Path, min_fields: int) -> list[list[str]]:

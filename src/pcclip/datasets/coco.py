@@ -7,13 +7,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import PcclipError
-from .base import CaptionedImages, require_dir, require_file
+from .base import CaptionedImages, read_json, require_dir, require_file
 from .images import ImageFiles
 
 LAYOUT = "<root>/annotations/captions_<split>.json and <root>/<split>/<images> (the official COCO layout)"
@@ -25,10 +24,7 @@ def load_coco_captions(root: str | Path, split: str = "val2017", max_images: int
     root = Path(root)
     path = require_file(root / "annotations" / f"captions_{split}.json", LAYOUT)
     images_dir = require_dir(root / split, LAYOUT)
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise PcclipError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
+    content = read_json(path)
     if (
         not isinstance(content, dict)
         or not isinstance(content.get("images"), list)

@@ -15,12 +15,11 @@ Layout read (the repository's data/ folder as it ships, and COCO's val2017 folde
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PcclipError
-from .base import require_dir, require_file
+from .base import read_json, require_dir, require_file
 
 SOURCE = "https://github.com/RAIVNLab/sugar-crepe (data/*.json) with COCO val2017 images (http://images.cocodataset.org/zips/val2017.zip)"
 # The official subsets, in the order of the paper's tables, and the category each belongs to.
@@ -80,12 +79,7 @@ def load_sugarcrepe(root: str | Path, images: str | Path | None = None, subsets:
 
 
 def _read_subset(subset: str, path: Path, images_root: Path) -> list[SugarCrepeItem]:
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise PcclipError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
-    except UnicodeDecodeError as e:
-        raise PcclipError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    content = read_json(path)
     if not isinstance(content, dict) or not content:
         raise PcclipError(f'{path}: expected a non-empty JSON object of records keyed by id ("0", "1", ...)')
     items = []
