@@ -98,7 +98,13 @@ def test_model_card_holds_settings_and_the_checkpoints_metrics(tmp_path, capsys)
             "base": {"difference_accuracy": 0.5},
             "pc_clip": {
                 "0": {"difference_accuracy": 0.6, "clipscore": 1.1},
-                "1": {"difference_accuracy": 0.7, "clipscore": 1.2, "retrieval": {"image_to_text_r1": 0.05}},
+                "1": {
+                    "difference_accuracy": 0.7,
+                    "difference_choice_accuracy": 0.4,
+                    "difference_choice_candidates": 6,
+                    "clipscore": 1.2,
+                    "retrieval": {"image_to_text_r1": 0.05},
+                },
             },
         }
     }
@@ -109,7 +115,9 @@ def test_model_card_holds_settings_and_the_checkpoints_metrics(tmp_path, capsys)
     card = (out / "README.md").read_text()
     assert '"generator": "oracle"' in card and '"seed": 1' in card  # the checkpoint's training settings
     # seed 1's metrics: the checkpoint's own, not seed 0's or the base model's
-    assert "| difference accuracy | 0.700 |" in card and "| CLIPScore | 1.200 |" in card and "| image->text R@1 | 0.050 |" in card
+    assert "| K-way difference choice (chance 1/6) | 0.400 |" in card
+    assert "| difference accuracy (chance 1/2) | 0.700 |" in card and "| CLIPScore | 1.200 |" in card
+    assert "| image->text R@1 | 0.050 |" in card
     assert json.loads((out / "metrics.json").read_text()) == results["results"]["pc_clip"]["1"]
     assert "huggingface-cli upload" in card and "hf-hub:" in card
     capsys.readouterr()

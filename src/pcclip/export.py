@@ -91,7 +91,7 @@ def _metrics_section(metrics: dict | None) -> str:
     rows = []
     for headline in HEADLINE_METRICS.values():
         try:
-            rows.append(f"| {headline.label} | {headline.get(metrics):.3f} |")
+            rows.append(f"| {headline.titled(metrics)} | {headline.get(metrics):.3f} |")
         except (KeyError, TypeError):  # a metric this evaluation did not compute
             continue
     if not rows:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 
 @dataclass(frozen=True)
@@ -14,11 +15,30 @@ class Headline:
     get: Callable[[dict], float]
     breakdown: Callable[[dict], dict[str, float]] | None = None  # per attribute, task or construction
     tested: bool = True  # compared with the reference row (paired over seeds, Holm-corrected) in a study
+    chance: Callable[[dict], float] | None = None  # what guessing scores, read from the metrics
+
+    def titled(self, metrics: dict) -> str:
+        """The label with the chance level of `metrics`' held-out set, e.g. 'difference accuracy (chance 1/2)'."""
+        if self.chance is None:
+            return self.label
+        return f"{self.label} (chance {Fraction(self.chance(metrics)).limit_denominator(100)})"
 
 
 HEADLINE_METRICS: dict[str, Headline] = {
+    # The sign test: the true sentence against its reversal.
     "difference_accuracy": Headline(
-        "difference accuracy", lambda m: m["difference_accuracy"], lambda m: m["difference_accuracy_by_attribute"]
+        "difference accuracy",
+        lambda m: m["difference_accuracy"],
+        lambda m: m["difference_accuracy_by_attribute"],
+        chance=lambda m: 0.5,
+    ),
+    # The same pairs as a K-way choice: the reversal and one sentence about each other attribute join
+    # the true one. A second reading of the sign test's question, so not a test of its own.
+    "difference_choice_accuracy": Headline(
+        "K-way difference choice",
+        lambda m: m["difference_choice_accuracy"],
+        tested=False,
+        chance=lambda m: 1 / m["difference_choice_candidates"],
     ),
     # The paraphrase probe: the same differences said in fixed constructions, each pair in both orders.
     # Its worst construction shows a model that learned word order rather than differences.

@@ -25,7 +25,14 @@ from .real_eval import HEADLINE
 from .study_tables import TABLES
 from .world.scene import ATTRIBUTES
 
-SHOWN_METRICS = ("difference_accuracy", "construction_worst_accuracy", "zero_shot_accuracy", "clipscore", "image_to_text_r1")
+SHOWN_METRICS = (
+    "difference_accuracy",
+    "difference_choice_accuracy",
+    "construction_worst_accuracy",
+    "zero_shot_accuracy",
+    "clipscore",
+    "image_to_text_r1",
+)
 ALPHA = 0.05
 
 
@@ -72,7 +79,7 @@ def verdict(row: dict) -> str:
 
 
 def _table(rows: list[dict], base: dict) -> tuple[list[str], list[list[str]]]:
-    labels = [HEADLINE_METRICS[m].label for m in SHOWN_METRICS]
+    labels = [HEADLINE_METRICS[m].titled(base) for m in SHOWN_METRICS]
     header = [
         "",
         *labels,
@@ -306,10 +313,13 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
                 "and the construction probe: the same kind of pairs said in fixed constructions (the second image named "
                 "first, a verb of change, a relative clause, ...), each pair in both orders. 'worst construction' is "
                 "the lowest of them; a row's gain counts only if no construction falls below the base model.",
+                "Beside the sign test (the true sentence against its reversal), 'K-way difference choice' asks each held-out "
+                "pair to pick the true sentence among K: it, its reversal and one sentence about each other attribute. "
+                "It is shown, not tested: it reads the sign test's question again.",
                 f"Reference row: {role}generator `{reference['generator']}` with encoder choice `{reference['trainable']}`. "
                 f"{reference['why']}",
                 "Base model (no finetuning): "
-                + ", ".join(f"{HEADLINE_METRICS[m].label} {HEADLINE_METRICS[m].get(base):.3f}" for m in SHOWN_METRICS)
+                + ", ".join(f"{HEADLINE_METRICS[m].titled(base)} {HEADLINE_METRICS[m].get(base):.3f}" for m in SHOWN_METRICS)
                 + ".",
             ],
         )
@@ -407,19 +417,20 @@ def format_run_table(summary: dict) -> str:
     runs = list(summary["results"]["pc_clip"].values())
     rows: list[tuple[str, Callable[[dict], float]]] = []
     for metric in HEADLINE_METRICS.values():
-        rows.append((metric.label, metric.get))
+        rows.append((metric.titled(base), metric.get))
         if metric.breakdown is not None:
             rows += [(f"  {part}", partial(_breakdown_part, metric.breakdown, part)) for part in metric.breakdown(base)]
     for b in summary["settings"].get("benchmarks", []):
         key = HEADLINE[b["task"]]
         rows.append((f"{b['name']}: {key.replace('_', ' ')}", partial(_benchmark_headline, b["name"], key)))
-    header = f"{'metric':34s} {'base':>8s} {'PC-CLIP (n=' + str(len(runs)) + ')':>18s} {'change':>8s}"
+    width = max(len(label) for label, _ in rows)
+    header = f"{'metric':{width}s} {'base':>8s} {'PC-CLIP (n=' + str(len(runs)) + ')':>18s} {'change':>8s}"
     lines = [header, "-" * len(header)]
     for label, get in rows:
         values = [get(r) for r in runs]
         mean = statistics.fmean(values)
         spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
-        lines.append(f"{label:34s} {get(base):8.3f} {f'{mean:.3f}{spread}':>18s} {mean - get(base):+8.3f}")
+        lines.append(f"{label:{width}s} {get(base):8.3f} {f'{mean:.3f}{spread}':>18s} {mean - get(base):+8.3f}")
     return "\n".join(lines)
 
 
