@@ -246,6 +246,9 @@ class FakePipeline:
         self.calls.append(("base",))
         return {}
 
+    def finetune_path(self, generator, generation, finetune, seed):
+        return Path("/nonexistent/checkpoint.safetensors")  # nothing cached: every job trains
+
     def finetuned_metrics(self, generator, generation, finetune, seed):
         self.calls.append(("finetune", generator, finetune.trainable, seed))
         return {}

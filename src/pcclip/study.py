@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from tqdm.auto import tqdm
 
 from .cache import settings_hash, write_json
 from .config import FinetuneSettings, RunSettings, Settings
 from .errors import PcclipError
+from .executors import ExecutorSettings, Job
 from .generate import GenerationSettings
 from .generate.filters import FilterSettings
 from .pipeline import Pipeline, use_threads
@@ -110,6 +110,9 @@ class StudySettings(Settings):
         default_factory=dict,
         description="finetuning seeds of a table's rows where not run.seeds, e.g. {quality = [0, 1, 2]}: fewer "
         "seeds for a costly axis (a row shared with another table reuses its finetunes)",
+    )
+    executor: ExecutorSettings = Field(
+        ExecutorSettings(), description="where the finetune jobs run: here, one after another, or on Ray"
     )
 
     @model_validator(mode="after")
@@ -281,22 +284,18 @@ def run_study(
     base = pipeline.base_metrics()
     cells = plan.cells()
     generators = plan.all_generators()
-    jobs = list(dict.fromkeys((cell.run_key, seed) for cell in cells for seed in cell.seeds))
+    keys = list(dict.fromkeys((cell.run_key, seed) for cell in cells for seed in cell.seeds))
     if only_jobs is not None:
-        jobs = [job for job in jobs if job in only_jobs]
+        keys = [key for key in keys if key in only_jobs]
     by_key = {cell.run_key: cell for cell in cells}
-    runs: dict[str, dict[int, dict]] = {}
-    bar = tqdm(jobs, desc="study", unit="run", dynamic_ncols=True)
-    for key, seed in bar:
-        cell = by_key[key]
-        bar.set_postfix_str(f"{cell.generator} x {cell.finetune.trainable} x seed {seed}")
-        runs.setdefault(key, {})[seed] = pipeline.finetuned_metrics(
-            cell.generator, generators[cell.generator], cell.finetune, seed
-        )
-    bar.close()
+    jobs = [Job(by_key[key].generator, generators[by_key[key].generator], by_key[key].finetune, seed) for key, seed in keys]
+    executed = settings.executor.run(pipeline, jobs, log)
     if only_jobs is not None:
-        return {"name": settings.name, "jobs": jobs, "skipped": skipped, "fallbacks": fallbacks, **pipeline.manifest()}
+        return {"name": settings.name, "jobs": keys, "skipped": skipped, "fallbacks": fallbacks, **pipeline.manifest()}
 
+    runs: dict[str, dict[int, dict]] = {}
+    for (key, seed), job in zip(keys, jobs):  # every job's evaluation is cached now: this reads it
+        runs.setdefault(key, {})[seed] = pipeline.finetuned_metrics(job.generator, job.generation, job.finetune, seed)
     result = {
         "name": settings.name,
         "settings": settings.model_dump(mode="json"),
@@ -307,6 +306,7 @@ def run_study(
         "reference": plan.reference.model_dump(mode="json"),
         "skipped": skipped,
         "fallbacks": fallbacks,
+        "executor": executed,
         **pipeline.manifest(),
     }
     write_json(output_dir / "study.json", result)
