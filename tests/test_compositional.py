@@ -24,10 +24,12 @@ from pcclip.compositional import (
     sugarcrepe_metrics,
     winoground_metrics,
 )
+from pcclip.config import BenchmarkSettings
 from pcclip.datasets import load_aro, load_sugarcrepe, load_winoground
 from pcclip.datasets.aro import CroppedImageFiles
 from pcclip.datasets.sugarcrepe import SUBSETS
 from pcclip.errors import PcclipError
+from pcclip.real_eval import evaluate_benchmark, headline, headline_metric, load_benchmark
 
 COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
 
@@ -324,6 +326,22 @@ def test_each_benchmark_scores_what_its_images_show(tmp_path, colour_encoders):
     aro = evaluate_compositional(None, None, "aro-relation", aro_fixture(tmp_path))
     assert aro["metrics"] == {"accuracy": 0.75, "macro_accuracy": pytest.approx((1.0 + 0.5) / 2)}  # eating, on; not by
     assert aro["details"]["by_group"]["by"] == {"accuracy": 1.0, "count": 1}
+
+
+def test_a_run_benchmark_scores_sugarcrepe_as_pcclip_eval_does(tmp_path, colour_encoders):
+    """`[[run.benchmarks]]` with task 'compositional': `pcclip eval`'s numbers, flat like every benchmark's
+    metrics, the registry's headline among them; the same from image embeddings made beforehand (a run
+    embeds a benchmark's images once while the image tower is frozen)."""
+    root, images = sugarcrepe_fixture(tmp_path)
+    b = BenchmarkSettings(name="sc", dataset="sugarcrepe", task="compositional", root=root, images=images)
+    benchmark = load_benchmark(b)
+    metrics = evaluate_benchmark(None, None, benchmark)
+    evaluated = evaluate_compositional(None, None, "sugarcrepe", root, images)
+    assert metrics == {**evaluated["metrics"], "chance": evaluated["chance"], "details": evaluated["details"]}
+    assert headline_metric("compositional", "sugarcrepe") == "mean" and headline(b, metrics) == pytest.approx(5 / 7)
+    assert metrics["details"]["count"]["add_obj"] == 2 and metrics["chance"]["mean"] == 0.5
+    embedded = colour_image_encoder(None, benchmark.images)
+    assert len(embedded) == 3 and evaluate_benchmark(None, None, benchmark, embedded) == metrics
 
 
 def test_results_are_cached_per_model_checkpoint_and_annotations(tmp_path, colour_encoders, monkeypatch):

@@ -136,7 +136,7 @@ def test_benchmarks_defined_before_the_new_options_keep_their_cache_keys():
     assert BenchmarkSettings.model_validate(several.model_dump(mode="json")) == several
 
 
-def test_the_paper_scale_config_has_the_four_difference_tasks():
+def test_the_paper_scale_config_has_the_four_difference_tasks_and_sugarcrepe():
     run = load_settings(StudySettings, CONFIGS / "paper-scale.toml").run
     tasks = {b.name: (b.dataset, b.task, str(b.root)) for b in run.benchmarks}
     assert tasks["awa2-predicates"] == ("awa2", "differences", "data/Animals_with_Attributes2")
@@ -146,7 +146,13 @@ def test_the_paper_scale_config_has_the_four_difference_tasks():
     assert tasks["awa2-size"] == ("awa2", "differences", "data/Animals_with_Attributes2")  # kept as it was
     predicates = next(b for b in run.benchmarks if b.name == "awa2-predicates").predicates
     assert len(predicates) >= 10 and "big" in predicates and all(b.pairs == 5000 for b in run.benchmarks)
-    assert not any("sugarcrepe" in b.name for b in run.benchmarks)
+    sugarcrepe = next(b for b in run.benchmarks if b.name == "sugarcrepe")
+    assert (sugarcrepe.dataset, sugarcrepe.task, str(sugarcrepe.root), str(sugarcrepe.images)) == (
+        "sugarcrepe",
+        "compositional",
+        "data/sugar-crepe",
+        "data/coco/val2017",
+    )
 
 
 # --- AwA2: the existing single-predicate task is unchanged ----------------------------------------------

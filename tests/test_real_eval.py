@@ -1,5 +1,7 @@
-"""Real-data benchmarks in a run and a study: COCO captions, CUB / CIFAR zero-shot and AwA2 size
-differences, each from a tiny fixture in its official layout, evaluated on every model."""
+"""Real-data benchmarks in a run and a study: COCO captions, CUB / CIFAR zero-shot, AwA2 size
+differences and SugarCrepe, each from a tiny fixture in its official layout, evaluated on every model."""
+
+import re
 
 import pytest
 
@@ -8,6 +10,7 @@ from pcclip.pipeline import Pipeline, run
 from pcclip.real_eval import evaluate_benchmark, load_benchmark
 from pcclip.report import format_run_table, write_report
 from pcclip.study import run_study
+from test_compositional import sugarcrepe_fixture
 from test_datasets import make_awa2, make_cifar10, make_coco, make_cub, write_image
 from test_pipeline import tiny
 from test_study import tiny_study
@@ -18,11 +21,13 @@ def benchmarks(tmp_path) -> list[dict]:
     awa2 = make_awa2(tmp_path)
     for k, image in enumerate(sorted((awa2 / "JPEGImages").rglob("*.jpg"))):  # distinct images: rankings need spread
         write_image(image, colour=(60 * k, 255 - 60 * k, 30 * k))
+    sugarcrepe, val2017 = sugarcrepe_fixture(tmp_path / "sugarcrepe")
     return [
         {"name": "coco", "dataset": "coco", "root": str(make_coco(tmp_path)), "task": "captions"},
         {"name": "cub", "dataset": "cub", "root": str(make_cub(tmp_path / "cub-data")), "split": "all"},
         {"name": "cifar10", "dataset": "cifar10", "root": str(tmp_path / "cifar"), "templates": "imagenet"},
         {"name": "awa2-size", "dataset": "awa2", "root": str(awa2), "task": "differences", "pairs": 20},
+        {"name": "sugarcrepe", "dataset": "sugarcrepe", "task": "compositional", "root": str(sugarcrepe), "images": str(val2017)},
     ]
 
 
@@ -31,6 +36,24 @@ def test_benchmark_settings_pair_tasks_with_datasets():
         BenchmarkSettings(name="x", dataset="coco", root="coco")
     with pytest.raises(ValueError, match="task 'differences' needs dataset 'awa2'"):
         BenchmarkSettings(name="x", dataset="cub", root="cub", task="differences")
+    pairing = (
+        "benchmark 'x': task 'compositional' goes with the compositional benchmarks "
+        "(sugarcrepe, winoground, aro-relation, aro-attribution), and they only with it"
+    )
+    with pytest.raises(ValueError, match=re.escape(pairing)):
+        BenchmarkSettings(name="x", dataset="sugarcrepe", root="sc")
+    with pytest.raises(ValueError, match=re.escape(pairing)):
+        BenchmarkSettings(name="x", dataset="coco", root="coco", task="compositional")
+    with pytest.raises(ValueError, match=re.escape("benchmark 'x': images applies to sugarcrepe only (their images' folder)")):
+        BenchmarkSettings(name="x", dataset="winoground", root="w", task="compositional", images="w/images")
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "benchmark 'x': unknown dataset 'imagenet'; known: image-folder, cifar10, cifar100, cub, awa2, coco, "
+            "flowers102, and with task 'compositional' sugarcrepe, winoground, aro-relation, aro-attribution"
+        ),
+    ):
+        BenchmarkSettings(name="x", dataset="imagenet", root="i")
 
 
 @pytest.mark.filterwarnings("ignore:zero-shot. class .* has no images")  # the CIFAR fixture fills 3 of 10 classes
@@ -41,7 +64,7 @@ def test_every_model_of_a_run_is_evaluated_on_each_benchmark(tmp_path):
     summary = run(settings, tmp_path / "out", log=lambda _: None)
     for model in (summary["results"]["base"], summary["results"]["pc_clip"]["0"]):
         got = model["benchmarks"]
-        assert list(got) == ["coco", "cub", "cifar10", "awa2-size"]
+        assert list(got) == ["coco", "cub", "cifar10", "awa2-size", "sugarcrepe"]
         assert set(got["coco"]["retrieval"]) == {"image_to_text_r1", "text_to_image_r1"} and "ranking" in got["awa2-size"]
         assert set(got["cub"]["zero_shot_per_class_accuracy"]) == {
             "Black footed Albatross",
@@ -60,6 +83,7 @@ def test_every_model_of_a_run_is_evaluated_on_each_benchmark(tmp_path):
     )  # the world's numbers do not depend on the benchmarks
     table = format_run_table(summary)
     assert "coco: clipscore" in table and "awa2-size: difference accuracy" in table and "cifar10: zero shot accuracy" in table
+    assert "sugarcrepe: mean" in table
     warm = run(settings, tmp_path / "out2", log=lambda _: None)
     assert warm["results"] == summary["results"] and not any(k.startswith("benchmark") for k in warm["stage_seconds"])
 

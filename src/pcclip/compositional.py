@@ -9,7 +9,8 @@ pcclip cache, keyed by the model name, the checkpoint file's identity (path, siz
 benchmark, its folders and annotation files, and the code's versions; a model with random weights
 (no --pretrained) is never cached.
 
-COMPOSITIONAL_BENCHMARKS is the one registry: the CLI, the table and the README's list read it.
+COMPOSITIONAL_BENCHMARKS is the one registry: the CLI, the table, the README's list and a run's
+benchmarks (`[[run.benchmarks]]` with task 'compositional', pcclip.real_eval) read it.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class CompositionalBenchmark:
     source: str  # where to get the data
     layout: str  # what the loader reads under ROOT
     chance: dict[str, float]  # the metrics the table shows, in order, with each one's chance level
+    headline: str  # the one a study's tables show
     load: Callable[[Path, Path | None], Data]
     task: Callable[[Data], ScoringTask]
     metrics: Callable[[Data, np.ndarray], tuple[dict[str, float], dict]]  # (metrics, details) from task scores
@@ -201,6 +203,7 @@ COMPOSITIONAL_BENCHMARKS: dict[str, CompositionalBenchmark] = {
         SUGARCREPE_SOURCE,
         f"ROOT: {SUGARCREPE_LAYOUT}; IMAGES: the COCO val2017 folder (default ROOT/val2017)",
         {**dict.fromkeys(SUBSETS, 0.5), "add": 0.5, "replace": 0.5, "swap": 0.5, "mean": 0.5},
+        "mean",
         lambda root, images: load_sugarcrepe(root, images),
         _sugarcrepe_task,
         _sugarcrepe_metrics,
@@ -212,6 +215,7 @@ COMPOSITIONAL_BENCHMARKS: dict[str, CompositionalBenchmark] = {
         WINOGROUND_SOURCE,
         WINOGROUND_LAYOUT,
         {"text_score": 0.25, "image_score": 0.25, "group_score": 1 / 6},
+        "group_score",
         lambda root, _images: load_winoground(root),
         _winoground_task,
         _winoground_metrics,
@@ -223,6 +227,7 @@ COMPOSITIONAL_BENCHMARKS: dict[str, CompositionalBenchmark] = {
         ARO_SOURCE,
         aro_layout("relation"),
         {"accuracy": 0.5, "macro_accuracy": 0.5},
+        "accuracy",  # always defined: the macro accuracy needs groups with enough tests
         lambda root, _images: load_aro(root, "relation"),
         _aro_task,
         _aro_metrics,
@@ -234,6 +239,7 @@ COMPOSITIONAL_BENCHMARKS: dict[str, CompositionalBenchmark] = {
         ARO_SOURCE,
         aro_layout("attribution"),
         {"accuracy": 0.5, "macro_accuracy": 0.5},
+        "accuracy",  # always defined: the macro accuracy needs groups with enough tests
         lambda root, _images: load_aro(root, "attribution"),
         _aro_task,
         _aro_metrics,
@@ -350,23 +356,38 @@ def evaluate_compositional(
                 return read_json(target)
             except PcclipError:  # unreadable: computed again and rewritten
                 pass
-    task = bench.task(data)
-    scores = pair_scores(
-        encode_image_source(model, task.images, batch_size), encode_texts(model, tokenizer, task.texts, batch_size), task.pairs
-    )
-    metrics, details = bench.metrics(data, scores)
     result = {
         "benchmark": name,
         "root": str(root),
         "images": str(data.images_root) if isinstance(data, SugarCrepeData) else None,
+        **score_compositional(model, tokenizer, bench, data, bench.task(data), batch_size=batch_size),
+    }
+    if target is not None:
+        write_json(target, result)
+    return result
+
+
+def score_compositional(
+    model,
+    tokenizer,
+    bench: CompositionalBenchmark,
+    data: Data,
+    task: ScoringTask,
+    image_embeddings: torch.Tensor | None = None,
+    batch_size: int = 64,
+) -> dict:
+    """{"items", "metrics", "chance", "details"} of `model` on the benchmark's `task` (`bench.task(data)`);
+    `image_embeddings`: of `task.images`, when the caller has them."""
+    if image_embeddings is None:
+        image_embeddings = encode_image_source(model, task.images, batch_size)
+    scores = pair_scores(image_embeddings, encode_texts(model, tokenizer, task.texts, batch_size), task.pairs)
+    metrics, details = bench.metrics(data, scores)
+    return {
         "items": len(data.items),
         "metrics": metrics,
         "chance": {k: bench.chance[k] for k in metrics if k in bench.chance},
         "details": details,
     }
-    if target is not None:
-        write_json(target, result)
-    return result
 
 
 def format_table(results: Sequence[dict]) -> str:

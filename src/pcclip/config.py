@@ -219,27 +219,43 @@ DIFFERENCE_TASKS: dict[str, tuple[str, str | None]] = {
 }
 
 
+# The datasets of pcclip.datasets a benchmark reads. A compositional benchmark (task 'compositional')
+# names its entry of pcclip.compositional's registry as its dataset instead.
+DATASETS = ("image-folder", "cifar10", "cifar100", "cub", "awa2", "coco", "flowers102")
+
+
 class BenchmarkSettings(Settings):
     """A real-data benchmark every model of a run is also evaluated on, read from local files in its
     standard layout (see pcclip.datasets), as CLIP_benchmark and the paper evaluate."""
 
     name: str = Field(..., min_length=1, description="the benchmark's name in results and reports")
-    dataset: Literal["image-folder", "cifar10", "cifar100", "cub", "awa2", "coco", "flowers102"]
+    dataset: str = Field(
+        ...,
+        description=f"one of {', '.join(DATASETS)}; or with task 'compositional' a benchmark of `pcclip eval` "
+        "(`pcclip eval --help` lists them)",
+    )
     root: Path = Field(..., description="the dataset's folder in its official layout")
     split: str | None = Field(
         None,
         description="cifar: train|test (default test); cub: train|test|all (default test); awa2: all|train|test "
         "(default all); flowers102: train|val|test|all (default test); coco: the captions split (default val2017)",
     )
-    task: Literal["zero-shot", "captions", "differences", "size-differences", "colour-differences", "attribute-differences"] = (
-        Field(
-            "zero-shot",
-            description="'zero-shot': classification with a template ensemble; 'captions': CLIPScore and "
-            "retrieval (coco); the paper's difference-based classification (sign test over ordered pairs, both "
-            "orders): 'differences' (awa2: `predicate`, or each of `predicates`), 'size-differences' (cifar100: "
-            "classes by typical size), 'colour-differences' (flowers102: classes by petal colour), "
-            "'attribute-differences' (cub: per-image attribute groups)",
-        )
+    task: Literal[
+        "zero-shot",
+        "captions",
+        "differences",
+        "size-differences",
+        "colour-differences",
+        "attribute-differences",
+        "compositional",
+    ] = Field(
+        "zero-shot",
+        description="'zero-shot': classification with a template ensemble; 'captions': CLIPScore and "
+        "retrieval (coco); the paper's difference-based classification (sign test over ordered pairs, both "
+        "orders): 'differences' (awa2: `predicate`, or each of `predicates`), 'size-differences' (cifar100: "
+        "classes by typical size), 'colour-differences' (flowers102: classes by petal colour), "
+        "'attribute-differences' (cub: per-image attribute groups); 'compositional': the `pcclip eval` "
+        "benchmark named by `dataset`, e.g. sugarcrepe (its metrics as `pcclip eval` gives them)",
     )
     templates: Literal["paper", "imagenet"] = Field("paper", description="zero-shot: the paper's single template or CLIP's 80")
     predicate: str = Field("big", description="differences: the AwA2 predicate whose value orders the images")
@@ -273,6 +289,11 @@ class BenchmarkSettings(Settings):
     include_varied: bool = Field(
         False, description="colour-differences: also use flower classes grown in several colours (their listed colour)"
     )
+    images: Path | None = Field(
+        None,
+        description="compositional benchmarks with images in a folder of their own (sugarcrepe: COCO val2017; "
+        "None: ROOT/val2017)",
+    )
     choices: int | None = Field(
         None,
         ge=3,
@@ -303,6 +324,21 @@ class BenchmarkSettings(Settings):
 
     @model_validator(mode="after")
     def _task_fits_dataset(self) -> BenchmarkSettings:
+        from .compositional import COMPOSITIONAL_BENCHMARKS  # imported late: it reads the datasets, which are heavy
+
+        if self.dataset not in (*DATASETS, *COMPOSITIONAL_BENCHMARKS):
+            raise ValueError(
+                f"benchmark {self.name!r}: unknown dataset {self.dataset!r}; known: {', '.join(DATASETS)}, and with "
+                f"task 'compositional' {', '.join(COMPOSITIONAL_BENCHMARKS)}"
+            )
+        if (self.task == "compositional") != (self.dataset in COMPOSITIONAL_BENCHMARKS):
+            raise ValueError(
+                f"benchmark {self.name!r}: task 'compositional' goes with the compositional benchmarks "
+                f"({', '.join(COMPOSITIONAL_BENCHMARKS)}), and they only with it"
+            )
+        if self.images is not None and not (self.task == "compositional" and COMPOSITIONAL_BENCHMARKS[self.dataset].takes_images):
+            takes = [name for name, b in COMPOSITIONAL_BENCHMARKS.items() if b.takes_images]
+            raise ValueError(f"benchmark {self.name!r}: images applies to {', '.join(takes)} only (their images' folder)")
         if (self.task == "captions") != (self.dataset == "coco"):
             raise ValueError(f"benchmark {self.name!r}: task 'captions' goes with dataset 'coco' (and coco only with 'captions')")
         if self.task == "differences" and self.dataset != "awa2":
@@ -321,7 +357,7 @@ class BenchmarkSettings(Settings):
         where = f"benchmark {self.name!r}"
         if self.template is not None:
             placeholder = "{colour}" if self.task == "colour-differences" else "{more}"
-            if self.task in ("zero-shot", "captions", "attribute-differences") or (
+            if self.task in ("zero-shot", "captions", "attribute-differences", "compositional") or (
                 self.task == "differences" and not self.predicates
             ):
                 raise ValueError(f"{where}: template applies to awa2 predicates, size-differences and colour-differences only")
@@ -349,7 +385,7 @@ class BenchmarkSettings(Settings):
             )
 
 
-_LATER_FIELDS = ("predicates", "attributes", "template", "margin", "size_ratio", "include_varied", "choices")
+_LATER_FIELDS = ("predicates", "attributes", "template", "margin", "size_ratio", "include_varied", "images", "choices")
 
 
 class RunSettings(Settings):

@@ -3,7 +3,8 @@ every model of a run with the library's metrics: zero-shot classification, CLIPS
 captions, and the paper's difference-based classification: on one AwA2 predicate (`evaluate_attribute`),
 and on the tasks of pcclip.datasets.differences (AwA2 predicates, CIFAR-100 size, Flowers-102 colour,
 CUB attributes) with `evaluate_differences`: a sign test over seeded random ordered pairs in both
-orders, per attribute and overall, and for tasks with several attributes a K-way choice."""
+orders, per attribute and overall, and for tasks with several attributes a K-way choice; and the
+compositional benchmarks of `pcclip eval` (task 'compositional', pcclip.compositional's registry)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .compositional import COMPOSITIONAL_BENCHMARKS, ScoringTask, score_compositional
+from .compositional import Data as CompositionalData
 from .config import BenchmarkSettings
 from .datasets import (
     STANDARD_TEMPLATES,
@@ -41,7 +44,7 @@ from .evaluate import accuracy_with_ci, evaluate_attribute, evaluate_captions, e
 from .losses import difference_directions
 from .metrics import hit_at_k, sign_test_credit
 
-# The number each task's study tables show.
+# The number each task's study tables show (a compositional benchmark's: its registry entry's).
 HEADLINE = {
     "zero-shot": "zero_shot_accuracy",
     "captions": "clipscore",
@@ -55,12 +58,25 @@ HEADLINE = {
 @dataclass
 class Benchmark:
     settings: BenchmarkSettings
-    data: LabelledImages | CaptionedImages
+    data: LabelledImages | CaptionedImages | CompositionalData
     values: np.ndarray | None = None  # differences on one AwA2 predicate: its value of every image
     attributes: tuple[DifferenceAttribute, ...] = ()  # the other difference tasks
+    scoring: ScoringTask | None = None  # compositional benchmarks: the (image, text) pairs to score
+
+    @property
+    def images(self) -> ImageSource:
+        """The images the benchmark embeds (a compositional benchmark's: those its tests score)."""
+        if self.scoring is not None:
+            return self.scoring.images
+        assert isinstance(self.data, (LabelledImages, CaptionedImages))  # the compositional data has a scoring task
+        return self.data.images
 
 
 def load_benchmark(b: BenchmarkSettings) -> Benchmark:
+    if b.task == "compositional":
+        bench = COMPOSITIONAL_BENCHMARKS[b.dataset]
+        data = bench.load(b.root, b.images)
+        return Benchmark(b, data, scoring=bench.task(data))
     if b.dataset == "coco":
         return Benchmark(b, load_coco_captions(b.root, b.split or "val2017"))
     if b.dataset == "awa2":
@@ -91,12 +107,18 @@ def load_benchmark(b: BenchmarkSettings) -> Benchmark:
 
 
 def embed_benchmark_images(model, benchmark: Benchmark) -> torch.Tensor:
-    return encode_image_source(model, benchmark.data.images)
+    return encode_image_source(model, benchmark.images)
 
 
 def evaluate_benchmark(model, tokenizer, benchmark: Benchmark, image_embeddings: torch.Tensor | None = None) -> dict:
-    """The task's metrics, with HEADLINE's number among them."""
+    """The task's metrics, with its headline number (`headline_metric`) among them."""
     b, data = benchmark.settings, benchmark.data
+    if benchmark.scoring is not None:
+        assert not isinstance(data, (LabelledImages, CaptionedImages))  # load_benchmark read the registry's data
+        bench = COMPOSITIONAL_BENCHMARKS[b.dataset]
+        scored = score_compositional(model, tokenizer, bench, data, benchmark.scoring, image_embeddings)
+        # flat like every benchmark's metrics: the headline number at the top
+        return {**scored["metrics"], "chance": scored["chance"], "details": scored["details"]}
     if b.task == "captions":
         assert isinstance(data, CaptionedImages)  # captions go with coco (BenchmarkSettings checks)
         return evaluate_captions(model, tokenizer, data, image_embeddings)
@@ -104,7 +126,7 @@ def evaluate_benchmark(model, tokenizer, benchmark: Benchmark, image_embeddings:
         return evaluate_differences(
             model,
             tokenizer,
-            data.images,
+            benchmark.images,
             benchmark.attributes,
             pairs=b.pairs,
             seed=b.seed,
@@ -116,7 +138,7 @@ def evaluate_benchmark(model, tokenizer, benchmark: Benchmark, image_embeddings:
         return evaluate_attribute(
             model,
             tokenizer,
-            data.images,
+            benchmark.images,
             benchmark.values,
             b.more_sentence,
             b.less_sentence,
@@ -130,8 +152,13 @@ def evaluate_benchmark(model, tokenizer, benchmark: Benchmark, image_embeddings:
     return evaluate_classification(model, tokenizer, data, STANDARD_TEMPLATES[b.templates], image_embeddings=image_embeddings)
 
 
+def headline_metric(task: str, dataset: str) -> str:
+    """The name of a benchmark's number that the study's tables and `pcclip run`'s table show."""
+    return COMPOSITIONAL_BENCHMARKS[dataset].headline if task == "compositional" else HEADLINE[task]
+
+
 def headline(b: BenchmarkSettings, metrics: dict) -> float:
-    return metrics[HEADLINE[b.task]]
+    return metrics[headline_metric(b.task, b.dataset)]
 
 
 # --- difference tasks ------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import numpy as np
 
 from .headline import HEADLINE_METRICS
 from .quality import QualityFit
-from .real_eval import HEADLINE
+from .real_eval import headline_metric
 from .study_tables import TABLES
 from .world.scene import ATTRIBUTES
 
@@ -421,7 +421,7 @@ def format_run_table(summary: dict) -> str:
         if metric.breakdown is not None:
             rows += [(f"  {part}", partial(_breakdown_part, metric.breakdown, part)) for part in metric.breakdown(base)]
     for b in summary["settings"].get("benchmarks", []):
-        key = HEADLINE[b["task"]]
+        key = headline_metric(b["task"], b["dataset"])
         rows.append((f"{b['name']}: {key.replace('_', ' ')}", partial(_benchmark_headline, b["name"], key)))
     width = max(len(label) for label, _ in rows)
     header = f"{'metric':{width}s} {'base':>8s} {'PC-CLIP (n=' + str(len(runs)) + ')':>18s} {'change':>8s}"

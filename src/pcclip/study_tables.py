@@ -18,7 +18,7 @@ from scipy import stats
 from .errors import PcclipError
 from .headline import HEADLINE_METRICS, TESTED_METRICS
 from .quality import fit_quality
-from .real_eval import HEADLINE, headline
+from .real_eval import headline, headline_metric
 
 CONFIDENCE = 0.95
 # The study's tables, in report order, with their titles: the study's grid and the report read this.
@@ -89,7 +89,8 @@ def _row(cell, runs: dict[int, dict], reference: dict[int, dict], is_reference: 
                 for part, value in metric.breakdown(base).items()
             }
     row["benchmarks"] = {
-        b.name: {**summary(lambda m, b=b: headline(b, m["benchmarks"][b.name])), "metric": HEADLINE[b.task]} for b in benchmarks
+        b.name: {**summary(lambda m, b=b: headline(b, m["benchmarks"][b.name])), "metric": headline_metric(b.task, b.dataset)}
+        for b in benchmarks
     }
     return row
 

@@ -30,7 +30,10 @@ CATEGORIES = {
     "swap": ("swap_obj", "swap_att"),
 }
 LAYOUT = f"the seven SugarCrepe files ({', '.join(s + '.json' for s in SUBSETS)}) from {SOURCE}"
-IMAGES_LAYOUT = f"the COCO val2017 images SugarCrepe names (give their folder as sugarcrepe:ROOT:IMAGES); from {SOURCE}"
+IMAGES_LAYOUT = (
+    "the COCO val2017 images SugarCrepe names (give their folder as sugarcrepe:ROOT:IMAGES to `pcclip eval`, or as "
+    f"`images` of a run's benchmark); from {SOURCE}"
+)
 
 
 @dataclass(frozen=True)
