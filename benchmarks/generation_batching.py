@@ -54,7 +54,7 @@ def main() -> None:
     settings = GenerationSettings.model_validate(table)
     assert settings.decoding.temperature == 0, "identical texts are only expected from greedy decoding"
     world = WorldConfig()
-    pairs, _ = training_pair_pool(sample_scenes(10_000, 0, world), PairSettings(pairs=args.pairs + 1), world)
+    pairs = training_pair_pool(sample_scenes(10_000, 0, world), PairSettings(pairs=args.pairs + 1), world)
     requests = [Request(p, render_prompt(p.caption_a, p.caption_b, settings.prompt)) for p in pairs]
     warmup, requests = requests[-1], requests[:-1]
     print(

@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
 
     world = WorldConfig()
-    pairs, _ = training_pair_pool(sample_scenes(10_000, 0, world), PairSettings(pairs=args.pairs), world)
+    pairs = training_pair_pool(sample_scenes(10_000, 0, world), PairSettings(pairs=args.pairs), world)
     tables = tomllib.loads(VARIANTS.read_text(encoding="utf-8"))["generators"]
     args.store_dir.mkdir(parents=True, exist_ok=True)
     print("| prompt | pairs | kept | names a real difference | correct (of kept) | correct (of all pairs) | s |")

@@ -6,11 +6,15 @@ import statistics
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from pcclip import pipeline
 from pcclip.config import EvalSettings, FinetuneSettings, ModelSettings, PairSettings, PretrainSettings, RunSettings
+from pcclip.models import create_model
 from pcclip.pipeline import Pipeline, run
 from pcclip.report import format_run_table
+from pcclip.world.render import render_batch
 from pcclip.world.scene import ATTRIBUTES, WorldConfig
 
 
@@ -57,6 +61,18 @@ def test_end_to_end_then_warm_rerun_is_served_from_the_cache(tmp_path):
     assert warm["results"] == cold["results"]
     assert not {"world", "pretrain", "finetune", "evaluate"} & set(warm["stage_seconds"])  # only cached reads
     assert "difference accuracy " in format_run_table(warm)
+
+
+def test_the_pair_pool_is_built_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    settings = tiny(tmp_path / "cache")
+    built, _ = Pipeline(settings, tmp_path).pair_pool
+    monkeypatch.setattr(pipeline, "sample_scenes", None)  # a second build would fail
+    read, load_images = Pipeline(settings, tmp_path).pair_pool
+    assert read == built and len(read) == 40
+    model, _ = create_model("pcclip-vit-nano", None, "cpu")
+    pair = read[0]
+    expected = render_batch(list(pair.scenes()), 32)  # each image from its pair's exact attributes
+    assert np.array_equal(load_images([pair.id_a, pair.id_b], model), expected)
 
 
 def test_same_settings_and_seed_give_the_same_numbers(tmp_path):

@@ -50,12 +50,10 @@ def training_scenes(world: WorldConfig, n: int, captions_per_scene: int, seed: i
     return CaptionedScenes(scenes, render_batch(scenes, world.image_size), captions)
 
 
-def training_pair_pool(
-    scenes: list[Scene], settings: PairSettings, world: WorldConfig
-) -> tuple[list[PairRecord], dict[str, Scene]]:
+def training_pair_pool(scenes: list[Scene], settings: PairSettings, world: WorldConfig) -> list[PairRecord]:
     """The pool of ordered training pairs a generator describes: settings.images scenes sampled
-    from `scenes`, paired as settings.pairing says; returns the pairs (ids, train-phrasing captions,
-    attributes) and the scene of every id in them.
+    from `scenes`, paired as settings.pairing says: ids, train-phrasing captions and attributes (from
+    which `PairRecord.scenes()` rebuilds each image's scene exactly).
 
     'pool' pairs sampled scenes with each other, as the paper pairs COCO images. Random scenes of the
     world differ in ~4 of 5 attributes, and a sentence naming one or two of them explains little of
@@ -71,17 +69,16 @@ def training_pair_pool(
         candidates = _minimal_pairs(sample, settings.pairs, world, rng)
     else:
         candidates = _pool_pairs(sample, settings.max_differences, rng)
-    by_id: dict[str, Scene] = {}
     captions: dict[str, str] = {}
     pairs = []
     for (id_a, a), (id_b, b) in candidates:
         for image_id, scene in ((id_a, a), (id_b, b)):
-            if image_id not in by_id:
-                by_id[image_id], captions[image_id] = scene, caption(scene, rng, "train")
+            if image_id not in captions:
+                captions[image_id] = caption(scene, rng, "train")
         pairs.append(PairRecord(pair_id(id_a, id_b), id_a, id_b, captions[id_a], captions[id_b], a.attributes(), b.attributes()))
         if len(pairs) == settings.pairs:
             break
-    return pairs, by_id
+    return pairs
 
 
 def _minimal_pairs(sample: list[tuple[str, Scene]], n_pairs: int, world: WorldConfig, rng: np.random.Generator):

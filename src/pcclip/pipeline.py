@@ -33,7 +33,7 @@ from .errors import PcclipError
 from .evaluate import evaluate
 from .finetune import PairData, finetune_pc, image_tower_trains, weight_average
 from .generate import GenerationSettings, agreement, apply_filter, generate
-from .generate.pairs import PairRecord
+from .generate.pairs import PairRecord, load_pairs, save_pairs
 from .models import create_model
 from .optim import distributed_rank_and_size, resolve_device
 from .pretrain import pretrain_clip
@@ -186,7 +186,14 @@ class Pipeline:
             pool = self.real_pool
             return pool.pairs, lambda ids, model: pool.load(ids, model_preprocess(model))
         with self.times("pairs"):
-            pairs, scenes = training_pair_pool(sample_scenes(s.pretrain.scenes, s.pretrain.seed, s.world), s.pairs, s.world)
+            # Cached: sampling the pretraining scenes to draw the pool from takes seconds on every run.
+            path = stage_folder(self.cache_root, "pairs") / f"world-{self.pool_key}.jsonl"
+            if path.is_file():
+                pairs = load_pairs(path)
+            else:
+                pairs = training_pair_pool(sample_scenes(s.pretrain.scenes, s.pretrain.seed, s.world), s.pairs, s.world)
+                save_pairs(pairs, path)
+        scenes = {image_id: scene for p in pairs for image_id, scene in zip((p.id_a, p.id_b), p.scenes())}
         return pairs, lambda ids, model: render_batch([scenes[i] for i in ids], image_size(model))
 
     @cached_property

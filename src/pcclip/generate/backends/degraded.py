@@ -170,7 +170,7 @@ KIND_OF_VERDICT: dict[str, str] = {
 #   OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python -c 'from pcclip.config import PairSettings
 #   from pcclip.data import training_pair_pool; from pcclip.world.scene import WorldConfig, sample_scenes
 #   from pcclip.generate import GenerationSettings, generate, agreement
-#   w = WorldConfig(); pairs = training_pair_pool(sample_scenes(10_000, 0, w), PairSettings(pairs=200), w)[0]
+#   w = WorldConfig(); pairs = training_pair_pool(sample_scenes(10_000, 0, w), PairSettings(pairs=200), w)
 #   s = GenerationSettings.model_validate({"backend": {"backend": "hf", "model": "smollm2-135m", "batch_size": 64,
 #       "threads": 1}, "prompt": {"style": "chat"}, "decoding": {"max_new_tokens": 40}, "filter": {"enabled": False}})
 #   print(agreement(generate(pairs, s, "smollm2.sqlite"), pairs).verdicts)'
