@@ -20,6 +20,7 @@ from pcclip.datasets import (
     load_cifar,
     load_coco_captions,
     load_cub,
+    load_cub_attribute_labels,
     load_image_folder,
     read_comparatives,
 )
@@ -271,6 +272,26 @@ def test_cub_official_layout(tmp_path):
     assert train.image_ids.tolist() == [2, 4, 6] and train.data.labels.tolist() == [0, 1, 2]
     assert train.image_attributes[1].tolist() == [False, False, False, True]  # image 4 -> attribute 4
     assert load_cub(root, "all", attributes=False).image_attributes.shape == (6, 0)
+
+
+def test_cub_attribute_labels_have_one_reader(tmp_path):
+    """load_cub's attributes and load_cub_attribute_labels read the same file the same way, and refuse
+    the same line with the same message."""
+    root = make_cub(tmp_path)
+    labels = load_cub_attribute_labels(root, "all")
+    assert load_cub(root, "all").image_attributes.tolist() == labels.present.tolist()
+    assert labels.certainty.tolist() == [[3, 3, 3, 3]] * 6
+    path = root / "attributes" / "image_attribute_labels.txt"
+    lines = path.read_text().splitlines()
+    lines[2] = "1 3 0 5 1.0"  # certainty_id 5: there are four
+    path.write_text("\n".join(lines) + "\n")
+    message = (
+        f"{path}: line 3: image id 1 (1..6), attribute id 3 (1..4), is_present 0 (0/1) or certainty_id 5 (1..4) out of range"
+    )
+    for load in (load_cub, load_cub_attribute_labels):
+        with pytest.raises(PcclipError) as error:
+            load(root)
+        assert str(error.value) == message
 
 
 def test_cub_missing_files_are_named(tmp_path):

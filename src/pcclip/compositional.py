@@ -26,6 +26,7 @@ import torch
 from .cache import default_cache_root, read_json, settings_hash, write_json
 from .datasets.aro import MIN_ATTRIBUTE_PAIR_TESTS, SYMMETRIC_RELATIONS, AroData, CroppedImageFiles, load_aro
 from .datasets.aro import SOURCE as ARO_SOURCE
+from .datasets.aro import Subset as AroSubset
 from .datasets.aro import layout as aro_layout
 from .datasets.images import ImageFiles, ImageSource, encode_image_source
 from .datasets.sugarcrepe import CATEGORIES, SUBSETS, SugarCrepeData, load_sugarcrepe
@@ -195,6 +196,21 @@ def _aro_metrics(data: Data, scores: np.ndarray) -> tuple[dict[str, float], dict
     return aro_metrics(groups, scores.reshape(-1, 2), min_count=MIN_ATTRIBUTE_PAIR_TESTS)
 
 
+def _aro(subset: AroSubset, tests: str, macro_over: str) -> CompositionalBenchmark:
+    """VG-Relation or VG-Attribution: one file format, task and metrics; `_aro_metrics` reads the subset."""
+    return CompositionalBenchmark(
+        f"aro-{subset}",
+        f"{tests}; accuracy, and the official macro accuracy over {macro_over}",
+        ARO_SOURCE,
+        aro_layout(subset),
+        {"accuracy": 0.5, "macro_accuracy": 0.5},
+        "accuracy",  # always defined: the macro accuracy needs groups with enough tests
+        lambda root, _images: load_aro(root, subset),
+        _aro_task,
+        _aro_metrics,
+    )
+
+
 COMPOSITIONAL_BENCHMARKS: dict[str, CompositionalBenchmark] = {
     "sugarcrepe": CompositionalBenchmark(
         "sugarcrepe",
@@ -220,29 +236,15 @@ COMPOSITIONAL_BENCHMARKS: dict[str, CompositionalBenchmark] = {
         _winoground_task,
         _winoground_metrics,
     ),
-    "aro-relation": CompositionalBenchmark(
-        "aro-relation",
-        "VG-Relation: an image region with its relation caption and the one with subject and object swapped; "
-        "accuracy, and the official macro accuracy over relations (without those it calls symmetric)",
-        ARO_SOURCE,
-        aro_layout("relation"),
-        {"accuracy": 0.5, "macro_accuracy": 0.5},
-        "accuracy",  # always defined: the macro accuracy needs groups with enough tests
-        lambda root, _images: load_aro(root, "relation"),
-        _aro_task,
-        _aro_metrics,
+    "aro-relation": _aro(
+        "relation",
+        "VG-Relation: an image region with its relation caption and the one with subject and object swapped",
+        "relations (without those it calls symmetric)",
     ),
-    "aro-attribution": CompositionalBenchmark(
-        "aro-attribution",
-        "VG-Attribution: an image region with two objects' attributes right and swapped; accuracy, and the "
-        f"official macro accuracy over attribute pairs with at least {MIN_ATTRIBUTE_PAIR_TESTS} tests",
-        ARO_SOURCE,
-        aro_layout("attribution"),
-        {"accuracy": 0.5, "macro_accuracy": 0.5},
-        "accuracy",  # always defined: the macro accuracy needs groups with enough tests
-        lambda root, _images: load_aro(root, "attribution"),
-        _aro_task,
-        _aro_metrics,
+    "aro-attribution": _aro(
+        "attribution",
+        "VG-Attribution: an image region with two objects' attributes right and swapped",
+        f"attribute pairs with at least {MIN_ATTRIBUTE_PAIR_TESTS} tests",
     ),
 }
 

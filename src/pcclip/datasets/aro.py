@@ -27,13 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-from open_clip.transform import PreprocessCfg
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..errors import PcclipError
 from .base import read_json, require_dir, require_file
-from .images import as_preprocess, empty_images, resizer
+from .images import ImageFiles
 
 SOURCE = "https://github.com/mertyg/vision-language-models-are-bows (the downloads its dataset_zoo/aro_datasets.py names)"
 FILES = {"relation": "visual_genome_relation.json", "attribution": "visual_genome_attribution.json"}
@@ -142,31 +140,16 @@ def _item(path: Path, i: int, record: object, images_dir: Path, subset: Subset) 
     return AroItem(i, images_dir / record["image_path"], (x, y, w, h), record["true_caption"], record["false_caption"], group)
 
 
-class CroppedImageFiles:
+class CroppedImageFiles(ImageFiles):
     """Regions of image files: image i cropped to boxes[i] (x, y, w, h) as PIL crops it (a box past the
     border is filled with black, as in the official code), then brought to the model's input like ImageFiles."""
 
     def __init__(self, paths: Sequence[Path], boxes: Sequence[tuple[float, float, float, float]]):
         if len(paths) != len(boxes):
             raise ValueError("one box per image")
-        self.paths = list(paths)
+        super().__init__(paths)
         self.boxes = list(boxes)
 
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def load(self, indices: Sequence[int], preprocess: PreprocessCfg | int) -> np.ndarray:
-        preprocess = as_preprocess(preprocess)
-        resize, out = resizer(preprocess), empty_images(len(indices), preprocess)
-        for row, i in enumerate(indices):
-            path, (x, y, w, h) = self.paths[i], self.boxes[i]
-            try:
-                with Image.open(path) as image:
-                    out[row] = np.asarray(resize(image.convert("RGB").crop((x, y, x + w, y + h))))
-            except FileNotFoundError:
-                raise PcclipError(f"{path}: image file not found; the dataset's index lists it") from None
-            except (UnidentifiedImageError, OSError) as e:
-                raise PcclipError(f"{path}: not a readable image ({e})") from None
-            except Image.DecompressionBombError as e:
-                raise PcclipError(f"{path}: image too large to load ({e})") from None
-        return out
+    def region(self, index: int, image: Image.Image) -> Image.Image:
+        x, y, w, h = self.boxes[index]
+        return image.convert("RGB").crop((x, y, x + w, y + h))

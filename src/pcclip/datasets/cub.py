@@ -64,9 +64,7 @@ def load_cub(root: str | Path, split: str = "test", attributes: bool = True) -> 
     if not attributes:
         return CubData(data, keep + 1, (), np.zeros((len(keep), 0), dtype=bool), np.zeros((len(folders), 0)))
     names = tuple(read_indexed(_attribute_names_file(root)))
-    per_image = _image_attributes(
-        require_file(root / "attributes" / "image_attribute_labels.txt", LAYOUT), len(paths), len(names)
-    )
+    per_image, _ = _image_attribute_labels(root, len(paths), len(names))
     continuous_path = require_file(root / "attributes" / "class_attribute_labels_continuous.txt", LAYOUT)
     per_class = np.loadtxt(continuous_path, dtype=np.float64, ndmin=2)
     if per_class.shape != (len(folders), len(names)):
@@ -98,28 +96,34 @@ def _attribute_names_file(root: Path) -> Path:
     return found
 
 
-def _image_attributes(path: Path, n_images: int, n_attributes: int) -> np.ndarray:
-    """bool (images, attributes) from image_attribute_labels.txt. Streamed: the file has 3.7 million
-    lines. Only the first three fields are read (a few official lines carry an extra field)."""
+def _image_attribute_labels(root: Path, n_images: int, n_attributes: int) -> tuple[np.ndarray, np.ndarray]:
+    """is_present (bool) and certainty_id (int8, 0 where the file has no line), both (images, attributes)
+    with 1-based ids read, from attributes/image_attribute_labels.txt. Streamed: the file has 3.7 million
+    lines. The fields after certainty_id are not read (a few official lines carry an extra one)."""
+    path = require_file(root / "attributes" / "image_attribute_labels.txt", LAYOUT)
     present = np.zeros((n_images, n_attributes), dtype=bool)
+    certainty = np.zeros((n_images, n_attributes), dtype=np.int8)
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             fields = line.split()
             if not fields:
                 continue
             try:
-                image_id, attribute_id, is_present = int(fields[0]), int(fields[1]), int(fields[2])
-            except (ValueError, IndexError):
+                image_id, attribute_id, is_present, certainty_id = (int(v) for v in fields[:4])
+            except ValueError:
                 raise PcclipError(
-                    f"{path}: line {number}: expected '<image_id> <attribute_id> <is_present> ...', got {line.strip()!r}"
+                    f"{path}: line {number}: expected '<image_id> <attribute_id> <is_present> <certainty_id> <time>', "
+                    f"got {line.strip()!r}"
                 ) from None
-            if not (1 <= image_id <= n_images and 1 <= attribute_id <= n_attributes and is_present in (0, 1)):
+            in_range = 1 <= image_id <= n_images and 1 <= attribute_id <= n_attributes
+            if not (in_range and is_present in (0, 1) and 1 <= certainty_id <= 4):
                 raise PcclipError(
-                    f"{path}: line {number}: image id {image_id} (1..{n_images}), "
-                    f"attribute id {attribute_id} (1..{n_attributes}) or is_present {is_present} out of range"
+                    f"{path}: line {number}: image id {image_id} (1..{n_images}), attribute id {attribute_id} "
+                    f"(1..{n_attributes}), is_present {is_present} (0/1) or certainty_id {certainty_id} (1..4) out of range"
                 )
             present[image_id - 1, attribute_id - 1] = bool(is_present)
-    return present
+            certainty[image_id - 1, attribute_id - 1] = certainty_id
+    return present, certainty
 
 
 REED_LAYOUT = "Reed et al.'s text_c10 folder: <class folder>/<image name>.txt with one description per line"
@@ -164,35 +168,12 @@ class CubAttributeLabels:
 
 
 def load_cub_attribute_labels(root: str | Path, split: str = "test") -> CubAttributeLabels:
-    """The images of `split` with attributes/image_attribute_labels.txt read in full
-    (<image_id> <attribute_id> <is_present> <certainty_id> <time>, 1-based ids) and attributes.txt."""
+    """The images of `split` with every annotation of attributes/image_attribute_labels.txt (is_present
+    and certainty_id) and the attribute names of attributes.txt."""
     cub = load_cub(root, split, attributes=False)
     root = Path(root)
     names = tuple(read_indexed(_attribute_names_file(root)))
-    path = require_file(root / "attributes" / "image_attribute_labels.txt", LAYOUT)
     n_images = len(read_indexed(require_file(root / "images.txt", LAYOUT)))
-    present = np.zeros((n_images, len(names)), dtype=bool)
-    certainty = np.zeros((n_images, len(names)), dtype=np.int8)
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            try:
-                image_id, attribute_id, is_present, certainty_id = (int(v) for v in fields[:4])
-            except ValueError:
-                raise PcclipError(
-                    f"{path}: line {number}: expected '<image_id> <attribute_id> <is_present> <certainty_id> <time>', "
-                    f"got {line.strip()!r}"
-                ) from None
-            if not (
-                1 <= image_id <= n_images and 1 <= attribute_id <= len(names) and is_present in (0, 1) and 1 <= certainty_id <= 4
-            ):
-                raise PcclipError(
-                    f"{path}: line {number}: image id {image_id} (1..{n_images}), attribute id {attribute_id} "
-                    f"(1..{len(names)}), is_present {is_present} (0/1) or certainty_id {certainty_id} (1..4) out of range"
-                )
-            present[image_id - 1, attribute_id - 1] = bool(is_present)
-            certainty[image_id - 1, attribute_id - 1] = certainty_id
+    present, certainty = _image_attribute_labels(root, n_images, len(names))
     keep = cub.image_ids - 1
     return CubAttributeLabels(cub.data, cub.image_ids, names, present[keep], certainty[keep])

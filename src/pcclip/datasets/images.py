@@ -67,7 +67,7 @@ class ImageFiles:
             path = self.paths[i]
             try:
                 with Image.open(path) as image:
-                    out[row] = np.asarray(resize(image))
+                    out[row] = np.asarray(resize(self.region(i, image)))
             except FileNotFoundError:
                 raise PcclipError(f"{path}: image file not found; the dataset's index lists it") from None
             except (UnidentifiedImageError, OSError) as e:
@@ -75,6 +75,10 @@ class ImageFiles:
             except Image.DecompressionBombError as e:  # a header claiming billions of pixels: never decoded
                 raise PcclipError(f"{path}: image too large to load ({e})") from None
         return out
+
+    def region(self, index: int, image: Image.Image) -> Image.Image:
+        """What the model sees of image `index`: all of it."""
+        return image
 
 
 class ImageArray:
