@@ -314,10 +314,10 @@ def test_a_study_with_a_quality_axis_and_a_variant_fits_the_dose_response(tmp_pa
 def test_the_verdict_reads_both_views():
     from pcclip.report import verdict
 
-    def row(gain, p, constructions):
+    def row(gain, p, constructions, seeds=3):
         by = {name: {"mean": mean, "base": 0.5} for name, mean in constructions.items()}
         return {
-            "difference_accuracy": {"gain": {"diff": gain, "ci": 0.01, "p": p, "p_holm": p}},
+            "difference_accuracy": {"gain": {"diff": gain, "ci": 0.01, "n": seeds, "p": p, "p_holm": p}},
             "construction_worst_accuracy": {"by": by},
         }
 
@@ -327,6 +327,9 @@ def test_the_verdict_reads_both_views():
     )
     assert verdict(row(-0.05, 0.01, {"first-named-first": 0.4})) == "loss"
     assert verdict(row(0.01, 0.4, {"first-named-first": 0.55})) == "no significant change"
+    assert verdict(row(0.01, None, {"first-named-first": 0.45}, seeds=1)) == (
+        "one seed: not tested; below the base on: first-named-first"
+    )
 
 
 def test_the_quick_config_is_the_default_plan_at_toy_size():

@@ -45,7 +45,8 @@ class Section:
 
 
 def _cell(stat: dict) -> str:
-    return f"{stat['mean']:.3f} ± {stat['ci']:.3f}"
+    """Mean ± 95% half-width; one seed has no interval, so none is shown."""
+    return f"{stat['mean']:.3f} ± {stat['ci']:.3f}" if stat["n"] > 1 else f"{stat['mean']:.3f}"
 
 
 def _share(value: float | None) -> str:
@@ -59,7 +60,7 @@ def _row_name(row: dict) -> str:
 def _effect(test: dict) -> str:
     """A paired difference with its 95% interval and Holm-corrected p."""
     p = "" if test.get("p_holm") is None else f", p={test['p_holm']:.3f}"
-    return f"{test['diff']:+.3f} ± {test['ci']:.3f}{p}"
+    return f"{test['diff']:+.3f} ± {test['ci']:.3f}{p}" if test["n"] > 1 else f"{test['diff']:+.3f}"
 
 
 def _significant(test: dict) -> bool:
@@ -75,7 +76,8 @@ def verdict(row: dict) -> str:
         return f"gain, but below the base on: {', '.join(below)}" if below else "gain on every construction"
     if _significant(gain):
         return "loss"
-    return f"no significant change; below the base on: {', '.join(below)}" if below else "no significant change"
+    change = "no significant change" if gain["n"] > 1 else "one seed: not tested"
+    return f"{change}; below the base on: {', '.join(below)}" if below else change
 
 
 def _table(rows: list[dict], base: dict) -> tuple[list[str], list[list[str]]]:

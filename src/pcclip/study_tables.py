@@ -46,7 +46,7 @@ def paired_test(values: Sequence[float], reference: Sequence[float]) -> dict:
     diffs = [v - r for v, r in zip(values, reference)]
     summary = mean_ci(diffs)
     p = None if len(diffs) < 2 or statistics.pstdev(diffs) == 0 else float(stats.ttest_rel(values, reference).pvalue)
-    return {"diff": summary["mean"], "ci": summary["ci"], "p": p}
+    return {"diff": summary["mean"], "ci": summary["ci"], "n": summary["n"], "p": p}
 
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
