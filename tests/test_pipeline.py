@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pcclip import pipeline
+from pcclip.cache import settings_hash
 from pcclip.config import EvalSettings, FinetuneSettings, ModelSettings, PairSettings, PretrainSettings, RunSettings
 from pcclip.models import create_model
 from pcclip.pipeline import Pipeline, run
@@ -73,6 +74,36 @@ def test_the_pair_pool_is_built_once_then_read_from_the_cache(tmp_path, monkeypa
     pair = read[0]
     expected = render_batch(list(pair.scenes()), 32)  # each image from its pair's exact attributes
     assert np.array_equal(load_images([pair.id_a, pair.id_b], model), expected)
+
+
+def test_both_orders_pools_each_minimal_pair_reversed_and_trains_both_or_neither(tmp_path):
+    settings = tiny(tmp_path / "cache").model_copy(update={"pairs": PairSettings(images=48, pairs=40, both_orders=True)})
+    p = Pipeline(settings, tmp_path)
+    pairs, _ = p.pair_pool
+    assert len(pairs) == 40 and len({frozenset((q.id_a, q.id_b)) for q in pairs}) == 20
+    for first, second in zip(pairs[::2], pairs[1::2]):  # each pair, then the same pair reversed
+        assert (second.id_a, second.id_b, second.caption_a, second.attributes_b) == (
+            first.id_b,
+            first.id_a,
+            first.caption_b,
+            first.attributes_a,
+        )
+    data = p.training_data({q.pair_id: f"sentence {q.pair_id}" for q in pairs}, seed=0)
+    trained = {frozenset(pair): 0 for pair in data.pairs}
+    for pair in data.pairs:
+        trained[frozenset(pair)] += 1
+    assert len(data.pairs) == 32 and set(trained.values()) == {2}  # 16 of 20 image pairs, each in both orders
+    # A setting added later leaves the keys of the pools made before it as they were.
+    before = {"pairing": "minimal", "images": 1000, "pairs": 1500, "max_differences": 2, "train_fraction": 0.8, "seed": 0}
+    assert settings_hash(PairSettings()) == settings_hash(before)
+    assert settings_hash(PairSettings(both_orders=True)) != settings_hash(before)
+
+
+def test_both_orders_needs_minimal_pairs_and_an_even_count():
+    with pytest.raises(ValueError, match="both_orders needs pairing = 'minimal'"):
+        PairSettings(pairing="pool", both_orders=True)
+    with pytest.raises(ValueError, match="pairs = 41 counts both orders"):
+        PairSettings(pairs=41, both_orders=True)
 
 
 def test_same_settings_and_seed_give_the_same_numbers(tmp_path):

@@ -7,7 +7,7 @@ paper's way on oracle comparisons, sized to run on 2 CPU cores in minutes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
@@ -23,6 +23,17 @@ class Settings(BaseModel):
     (inf or nan would pass every bound and fail later, mid-training)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    # Fields added after caches were made: left out of a dump while at their default, so that the
+    # cache keys (hashes of dumped settings) made before them stay the same.
+    later_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for name in self.later_fields:
+            if getattr(self, name) == type(self).model_fields[name].default:
+                data.pop(name, None)
+        return data
 
 
 class ModelSettings(Settings):
@@ -120,6 +131,20 @@ class PairSettings(Settings):
         0.8, gt=0, le=1, description="each finetuning seed trains on its own seeded sample of this share of the pool"
     )
     seed: int = Field(0, description="seed of the pool (shared by all finetuning seeds, so an LLM describes it once)")
+    later_fields: ClassVar[tuple[str, ...]] = ("both_orders",)
+    both_orders: bool = Field(
+        False,
+        description="minimal pairing: each minimal pair in both orders, (a, b) and (b, a), each described by the "
+        "generator; `pairs` counts both, and a finetuning seed trains on both orders of a pair or on neither",
+    )
+
+    @model_validator(mode="after")
+    def _both_orders_of_minimal_pairs(self) -> PairSettings:
+        if self.both_orders and self.pairing != "minimal":
+            raise ValueError("both_orders needs pairing = 'minimal' (a pool of random pairs has no pair to reverse)")
+        if self.both_orders and self.pairs % 2:
+            raise ValueError(f"both_orders: pairs = {self.pairs} counts both orders of each minimal pair, so it must be even")
+        return self
 
 
 class FinetuneSettings(OptimSettings):
@@ -228,6 +253,16 @@ class BenchmarkSettings(Settings):
     """A real-data benchmark every model of a run is also evaluated on, read from local files in its
     standard layout (see pcclip.datasets), as CLIP_benchmark and the paper evaluate."""
 
+    later_fields: ClassVar[tuple[str, ...]] = (
+        "predicates",
+        "attributes",
+        "template",
+        "margin",
+        "size_ratio",
+        "include_varied",
+        "images",
+        "choices",
+    )
     name: str = Field(..., min_length=1, description="the benchmark's name in results and reports")
     dataset: str = Field(
         ...,
@@ -302,14 +337,6 @@ class BenchmarkSettings(Settings):
         "with n awa2 predicates at most n + 1, what they guarantee)",
     )
 
-    @model_serializer(mode="wrap")
-    def _omit_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        for name in _LATER_FIELDS:
-            if getattr(self, name) == type(self).model_fields[name].default:
-                data.pop(name, None)
-        return data
-
     @property
     def choice_k(self) -> int:
         """K of the K-way choice (`choices` or its default)."""
@@ -383,9 +410,6 @@ class BenchmarkSettings(Settings):
                 f"every pair; {len(self.predicates)} predicates guarantee {len(self.predicates) - 1} (choices <= "
                 f"{len(self.predicates) + 1})"
             )
-
-
-_LATER_FIELDS = ("predicates", "attributes", "template", "margin", "size_ratio", "include_varied", "images", "choices")
 
 
 class RunSettings(Settings):

@@ -66,7 +66,9 @@ def training_pair_pool(scenes: list[Scene], settings: PairSettings, world: World
     rng = np.random.default_rng([settings.seed, 2])
     sample = [(f"train-{i}", scenes[i]) for i in rng.choice(len(scenes), size=settings.images, replace=False)]
     if settings.pairing == "minimal":
-        candidates = _minimal_pairs(sample, settings.pairs, world, rng)
+        candidates = _minimal_pairs(sample, settings.pairs // 2 if settings.both_orders else settings.pairs, world, rng)
+        if settings.both_orders:  # each minimal pair, then the same pair reversed
+            candidates = (pair for a, b in candidates for pair in ((a, b), (b, a)))
     else:
         candidates = _pool_pairs(sample, settings.max_differences, rng)
     captions: dict[str, str] = {}

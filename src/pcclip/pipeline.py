@@ -244,10 +244,16 @@ class Pipeline:
                 f"the reasons are in its generation store under {self.cache_root}"
             )
         pairs, load_images = self.pair_pool
-        described = [p for p in pairs if p.pair_id in sentences]
+        # With pairs.both_orders the seed samples image pairs, so both orders of a pair train together.
+        both = self.settings.pairs.both_orders
+        described: dict[Any, list[PairRecord]] = {}
+        for p in pairs:
+            if p.pair_id in sentences:
+                described.setdefault(frozenset((p.id_a, p.id_b)) if both else p.pair_id, []).append(p)
+        groups = list(described.values())
         rng = np.random.default_rng([self.settings.pairs.seed, seed, 5])
-        n = max(1, round(self.settings.pairs.train_fraction * len(described)))
-        chosen = [described[i] for i in sorted(rng.choice(len(described), size=n, replace=False))]
+        n = max(1, round(self.settings.pairs.train_fraction * len(groups)))
+        chosen = [p for i in sorted(rng.choice(len(groups), size=n, replace=False)) for p in groups[i]]
         ids = sorted({i for p in chosen for i in (p.id_a, p.id_b)})
         row = {image_id: k for k, image_id in enumerate(ids)}
         captions = {p.id_a: p.caption_a for p in chosen} | {p.id_b: p.caption_b for p in chosen}
