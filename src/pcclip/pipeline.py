@@ -8,6 +8,7 @@ killed midway keeps every stage it finished.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import resource
@@ -192,7 +193,9 @@ class Pipeline:
                 pairs = load_pairs(path)
             else:
                 pairs = training_pair_pool(sample_scenes(s.pretrain.scenes, s.pretrain.seed, s.world), s.pairs, s.world)
-                save_pairs(pairs, path)
+                # A read-only cache: the pool is cheap to rebuild, and a stage that must write says so.
+                with contextlib.suppress(OSError):
+                    save_pairs(pairs, path)
         scenes = {image_id: scene for p in pairs for image_id, scene in zip((p.id_a, p.id_b), p.scenes())}
         return pairs, lambda ids, model: render_batch([scenes[i] for i in ids], image_size(model))
 
