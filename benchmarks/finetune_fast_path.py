@@ -28,7 +28,7 @@ from pcclip.config import RunSettings
 from pcclip.finetune import PairData, finetune_pc
 from pcclip.models import create_model, register_model_configs
 from pcclip.optim import steps_per_epoch
-from pcclip.pipeline import Pipeline
+from pcclip.pipeline import Pipeline, pair_data
 
 
 def model_name(image_tower: str | None, folder: Path) -> str:
@@ -81,13 +81,7 @@ def main() -> None:
     chosen = pairs[: args.pairs or round(run.pairs.train_fraction * len(pairs))]
     with tempfile.TemporaryDirectory() as folder:
         name = model_name(args.image_tower, Path(folder))
-        ids = sorted({i for p in chosen for i in (p.id_a, p.id_b)})
-        row = {image_id: k for k, image_id in enumerate(ids)}
-        data = PairData(
-            load_images(ids, create_model(name)[0]),
-            [(row[p.id_a], row[p.id_b]) for p in chosen],
-            [sentences[p.pair_id] for p in chosen],
-        )
+        data = pair_data(chosen, sentences, load_images, create_model(name)[0])
         settings = run.finetune.model_copy(update={"epochs": args.epochs})
         results = {cached: timed_finetune(name, data, settings, cached) for cached in (True, False)}
     per_epoch = steps_per_epoch(len(chosen), settings.batch_size)
@@ -99,15 +93,15 @@ def main() -> None:
     one_off = overhead[True] - overhead[False]
     side = data.images.shape[1]
     print(
-        f"{name} ({side} px), text blocks finetune: {len(chosen)} pairs ({len(ids)} images), batch {settings.batch_size}, "
-        f"{per_epoch} steps per epoch, {args.epochs} epoch(s), {args.threads} threads"
+        f"{name} ({side} px), text blocks finetune: {len(chosen)} pairs ({len(data.images)} images), "
+        f"batch {settings.batch_size}, {per_epoch} steps per epoch, {args.epochs} epoch(s), {args.threads} threads"
     )
     print(f"  per epoch, image embeddings cached:  {epoch[True]:8.2f} s")
     print(f"  per epoch, image tower every step:   {epoch[False]:8.2f} s")
     print(f"  ratio per epoch: {epoch[False] / epoch[True]:.1f}x")
     saved = epoch[False] - epoch[True]
     paid = f"{one_off / saved:.1f} epochs" if saved > 0 else "never"
-    print(f"  one-off embedding of the {len(ids)} images (fast path only): {one_off:.2f} s; paid for after {paid}")
+    print(f"  one-off embedding of the {len(data.images)} images (fast path only): {one_off:.2f} s; paid for after {paid}")
     print(f"  in all, {args.epochs} epoch(s): cached {results[True][0]:.1f} s, every step {results[False][0]:.1f} s")
 
 

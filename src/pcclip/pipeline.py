@@ -76,6 +76,25 @@ def use_threads(threads: int | None) -> None:
     torch.set_num_threads(threads or available_cores())
 
 
+def pair_data(
+    chosen: list[PairRecord],
+    sentences: dict[str, str],
+    load_images: Callable[[list[str], torch.nn.Module], np.ndarray],
+    model: torch.nn.Module,
+) -> PairData:
+    """The finetune's input for `chosen` pairs: each image once (rendered or read for `model`), the
+    pairs as rows of them, each pair's sentence and each image's caption."""
+    ids = sorted({i for p in chosen for i in (p.id_a, p.id_b)})
+    row = {image_id: k for k, image_id in enumerate(ids)}
+    captions = {p.id_a: p.caption_a for p in chosen} | {p.id_b: p.caption_b for p in chosen}
+    return PairData(
+        images=load_images(ids, model),
+        pairs=[(row[p.id_a], row[p.id_b]) for p in chosen],
+        sentences=[sentences[p.pair_id] for p in chosen],
+        captions=[captions[i] for i in ids],
+    )
+
+
 class StageTimes(dict):
     """Seconds spent per stage in this process (stages served from the cache cost ~0). Exclusive: a
     stage that starts inside another (a finetune its evaluation needs) counts for itself only, so
@@ -257,15 +276,7 @@ class Pipeline:
         rng = np.random.default_rng([self.settings.pairs.seed, seed, 5])
         n = max(1, round(self.settings.pairs.train_fraction * len(groups)))
         chosen = [p for i in sorted(rng.choice(len(groups), size=n, replace=False)) for p in groups[i]]
-        ids = sorted({i for p in chosen for i in (p.id_a, p.id_b)})
-        row = {image_id: k for k, image_id in enumerate(ids)}
-        captions = {p.id_a: p.caption_a for p in chosen} | {p.id_b: p.caption_b for p in chosen}
-        return PairData(
-            images=load_images(ids, self.base[0]),
-            pairs=[(row[p.id_a], row[p.id_b]) for p in chosen],
-            sentences=[sentences[p.pair_id] for p in chosen],
-            captions=[captions[i] for i in ids],
-        )
+        return pair_data(chosen, sentences, load_images, self.base[0])
 
     def finetune_key(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int) -> str:
         # Weight averaging is applied to a cached finetune, so a sweep over alpha trains nothing new. The
