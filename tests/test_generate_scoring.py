@@ -1,6 +1,7 @@
 """The agreement scorer on hand-written sentences, and on the world's own difference sentences, which
 must score correct for the pair they describe and wrong-direction for the reversed pair."""
 
+import json
 from dataclasses import replace
 from itertools import pairwise
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from pcclip.generate.pairs import build_pairs
-from pcclip.generate.scoring import agreement, judge_sentence
+from pcclip.generate.scoring import AgreementReport, agreement, judge_sentence
 from pcclip.world.phrasing import difference_sentence, difference_sentences
 from pcclip.world.scene import ATTRIBUTES, Scene, WorldConfig, perturb, sample_scenes
 from test_generate_filters import record
@@ -108,6 +109,7 @@ def test_agreement_report_over_records():
     assert report.verdicts == {"correct": 1, "wrong-direction": 1}
     assert report.correct_by_attribute == {"count": (1, 2)}
     assert report.lines()[0].startswith("agreement on 2 sentences: names a real difference 100.0%, correct")
+    assert AgreementReport.from_json(json.loads(json.dumps(report.to_json()))) == report  # as the study caches it
 
 
 CAPTIONS = ("two red circles on the left", "a picture of two blue circles, on the left")

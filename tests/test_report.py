@@ -2,6 +2,7 @@
 registry is aggregated over seeds and shown for the base model and every row, the K-way difference
 choice beside the sign test with both chance levels."""
 
+import copy
 from types import SimpleNamespace
 
 import pytest
@@ -112,3 +113,18 @@ def test_the_run_table_states_both_chance_levels():
     assert lines[0] == "metric                                   base      PC-CLIP (n=2)   change"
     assert lines[2] == "difference accuracy (chance 1/2)        0.500      0.750 ± 0.071   +0.250"
     assert lines[8] == "K-way difference choice (chance 1/6)    0.150      0.350 ± 0.071   +0.200"
+
+
+def test_a_figure_is_redrawn_only_when_what_it_shows_changed(study, tmp_path):
+    write_report(study, tmp_path)
+    bars = tmp_path / "figures" / "llm_bars.png"
+    drawn = bars.stat().st_mtime_ns
+    write_report(study, tmp_path)
+    assert bars.stat().st_mtime_ns == drawn  # same inputs, same code: the file is kept
+    changed = copy.deepcopy(study)
+    changed["tables"]["llm"][1]["difference_accuracy"]["mean"] = 0.61
+    write_report(changed, tmp_path)
+    assert bars.stat().st_mtime_ns != drawn
+    bars.write_bytes(b"not a png")  # a damaged file is drawn again, not trusted
+    write_report(changed, tmp_path)
+    assert bars.read_bytes().startswith(b"\x89PNG")

@@ -56,7 +56,7 @@ def test_a_version_bump_changes_the_keys_of_the_stage_and_of_every_stage_built_o
     assert after.base_path.parent != before.base_path.parent
     moved = {name for name, folder in folders.items() if stages.stage_folder(tmp_path, name) != folder}
     # benchmarks read real data only; everything else renders or phrases the world somewhere upstream
-    assert moved == {"pretrain", "pairs", "generation", "finetune", "evaluation"}
+    assert moved == {"pretrain", "pairs", "generation", "scoring", "finetune", "evaluation"}
     evaluation = stages.stage_folder(tmp_path, "evaluation")
     _bumped(monkeypatch, "evaluation")
     assert set(stages.code_versions("evaluation")) == {"evaluation", "world"}

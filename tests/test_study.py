@@ -2,11 +2,13 @@
 kill midway), generators skipped with their reason, report, and config errors."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from pcclip import pipeline
+from pcclip import finetune, pipeline
 from pcclip.errors import PcclipError
 from pcclip.generate.mock_server import MockOpenAIServer
 from pcclip.report import write_report
@@ -100,6 +102,21 @@ def test_study_runs_resumes_and_reports(tmp_path, finished):
     assert json.loads((tmp_path / "out" / "study.json").read_text())["seeds"] == [0, 1]
 
 
+def test_a_study_served_from_the_cache_loads_no_training_code(tmp_path, finished):
+    # open_clip, torchvision and transformers take seconds to import: a warm study reads the cache only.
+    settings, first = finished
+    script = (
+        "import json, sys; from pcclip.study import StudySettings, run_study; "
+        f"s = StudySettings.model_validate_json({settings.model_dump_json()!r}); "
+        f"study = run_study(s, {str(tmp_path / 'out')!r}, log=lambda _: None); "
+        "print(json.dumps({'tables': study['tables'], 'loaded': sorted(m for m in ('open_clip', 'torchvision', "
+        "'transformers', 'pcclip.finetune', 'pcclip.evaluate') if m in sys.modules)}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    warm = json.loads(result.stdout.strip().splitlines()[-1])
+    assert warm["loaded"] == [] and warm["tables"] == json.loads(json.dumps(first["tables"]))
+
+
 def test_config_typos_name_the_key_and_the_choices(tmp_path):
     with pytest.raises(PcclipError, match="llm_ablation: unknown generator 'gpt5'"):
         load_settings(StudySettings, None, ['llm_ablation=["oracle", "gpt5"]'])
@@ -169,7 +186,7 @@ class Killed(BaseException):
 
 def test_a_study_killed_midway_resumes_without_redoing_runs_and_reports_the_same(tmp_path, monkeypatch, finished):
     settings = tiny_study(tmp_path)  # a cache of its own
-    real, started = pipeline.finetune_pc, []
+    real, started = finetune.finetune_pc, []
 
     def finetune_then_die(*args, kill_at, **kwargs):
         if len(started) == kill_at:
@@ -177,13 +194,13 @@ def test_a_study_killed_midway_resumes_without_redoing_runs_and_reports_the_same
         started.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "finetune_pc", lambda *a, **k: finetune_then_die(*a, kill_at=3, **k))
+    monkeypatch.setattr(finetune, "finetune_pc", lambda *a, **k: finetune_then_die(*a, kill_at=3, **k))
     with pytest.raises(Killed):
         run_study(settings, tmp_path / "out", log=lambda _: None)
     assert len(started) == 3  # of 6: 3 cells x 2 seeds
 
     started.clear()
-    monkeypatch.setattr(pipeline, "finetune_pc", lambda *a, **k: finetune_then_die(*a, kill_at=None, **k))
+    monkeypatch.setattr(finetune, "finetune_pc", lambda *a, **k: finetune_then_die(*a, kill_at=None, **k))
     resumed = run_study(settings, tmp_path / "out", log=lambda _: None)
     assert len(started) == 3  # only the runs the kill stopped
     _, uninterrupted = finished

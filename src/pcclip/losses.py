@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from open_clip.loss import ClipLoss
 
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP's clamp on a learned temperature
 
@@ -52,6 +51,8 @@ class PCContrastiveLoss(torch.nn.Module):
             self.log_scale = torch.nn.Parameter(log_scale)
         else:
             self.register_buffer("log_scale", log_scale)
+        from open_clip.loss import ClipLoss  # here, not above: config.py reads LOSSES, and open_clip takes seconds to import
+
         self.clip_loss = ClipLoss(rank=rank, world_size=world_size, gather_with_grad=world_size > 1)
         self.reversed_negatives = reversed_negatives
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,22 +28,22 @@ from .cache import default_cache_root, read_json, settings_hash, write_json
 from .checkpoint import save_checkpoint
 from .config import BenchmarkSettings, FinetuneSettings, RunSettings
 from .data import heldout_set, training_pair_pool, training_scenes
-from .datasets.images import model_preprocess
-from .encode import encode_images, image_size
 from .errors import PcclipError
-from .evaluate import evaluate
-from .finetune import PairData, finetune_pc, image_tower_trains, weight_average
-from .generate import GenerationSettings, agreement, apply_filter, generate
+from .generate import AgreementReport, GenerationRecord, GenerationSettings, agreement, apply_filter, generate
 from .generate.pairs import PairRecord, load_pairs, save_pairs
-from .models import create_model
 from .optim import distributed_rank_and_size, resolve_device
-from .pretrain import pretrain_clip
 from .provenance import computed_on, provenance
-from .real_eval import Benchmark, embed_benchmark_images, evaluate_benchmark, load_benchmark
-from .real_pairs import RealPairPool, real_pair_pool
 from .stages import STAGES, code_versions, stage_folder
 from .world.render import render_batch
 from .world.scene import sample_scenes
+
+if TYPE_CHECKING:
+    from .finetune import PairData
+    from .real_eval import Benchmark
+    from .real_pairs import RealPairPool
+
+# The code that trains and evaluates models (open_clip, torchvision, transformers: seconds to import)
+# is imported inside the stage that runs it, so a study served from the cache never loads it.
 
 
 def _file_identity(path: str | Path | None) -> list | None:
@@ -84,6 +84,8 @@ def pair_data(
 ) -> PairData:
     """The finetune's input for `chosen` pairs: each image once (rendered or read for `model`), the
     pairs as rows of them, each pair's sentence and each image's caption."""
+    from .finetune import PairData
+
     ids = sorted({i for p in chosen for i in (p.id_a, p.id_b)})
     row = {image_id: k for k, image_id in enumerate(ids)}
     captions = {p.id_a: p.caption_a for p in chosen} | {p.id_b: p.caption_b for p in chosen}
@@ -157,6 +159,9 @@ class Pipeline:
     @cached_property
     def base(self):
         """(model, tokenizer): the user's checkpoint, the cached base model, or one pretrained now."""
+        from .models import create_model
+        from .pretrain import pretrain_clip
+
         s = self.settings
         if s.model.pretrained:
             return create_model(s.model.name, s.model.pretrained, self.device)
@@ -186,6 +191,8 @@ class Pipeline:
     def heldout(self):
         # Object sizes are fractions of the image side, so the world renders at any model's input size
         # (a user's ViT-B or ViT-L takes 224 px) without changing what the scenes show.
+        from .encode import image_size
+
         world = self.settings.world.model_copy(update={"image_size": image_size(self.base[0])})
         with self.times("heldout set"):
             return heldout_set(world, self.settings.eval)
@@ -194,6 +201,8 @@ class Pipeline:
     def heldout_image_embeddings(self) -> torch.Tensor:
         # With the image tower frozen (the paper's setting) the base model's held-out image embeddings
         # serve every finetuned model too.
+        from .encode import encode_images
+
         with self.times("evaluate"):
             return encode_images(self.base[0], self.heldout.images)
 
@@ -203,6 +212,8 @@ class Pipeline:
         every generator describes. Real images go through the model's own open_clip preprocessing."""
         s = self.settings
         if s.data.source != "world":
+            from .datasets.images import model_preprocess
+
             pool = self.real_pool
             return pool.pairs, lambda ids, model: pool.load(ids, model_preprocess(model))
         with self.times("pairs"):
@@ -216,11 +227,19 @@ class Pipeline:
                 with contextlib.suppress(OSError):
                     save_pairs(pairs, path)
         scenes = {image_id: scene for p in pairs for image_id, scene in zip((p.id_a, p.id_b), p.scenes())}
-        return pairs, lambda ids, model: render_batch([scenes[i] for i in ids], image_size(model))
+
+        def render(ids: list[str], model: torch.nn.Module) -> np.ndarray:
+            from .encode import image_size
+
+            return render_batch([scenes[i] for i in ids], image_size(model))
+
+        return pairs, render
 
     @cached_property
     def real_pool(self) -> RealPairPool:
         """The pool of a real dataset, cached: sampling reads (and checks) every sampled image."""
+        from .real_pairs import RealPairPool, real_pair_pool
+
         path = stage_folder(self.cache_root, "pairs") / f"{self.settings.data.source}-{self.pool_key}.json"
         if path.is_file():
             return RealPairPool.from_json(read_json(path))
@@ -242,7 +261,7 @@ class Pipeline:
                 records = generate(pairs, settings, store, progress=True)
             kept, report = apply_filter(records, settings.filter.enabled, settings.filter)
             sentences = {r.pair_id: r.cleaned for r in kept}
-            truth = agreement(kept, pairs) if self.settings.data.source == "world" else None  # needs world attributes
+            truth = self._agreement(generator, kept, pairs) if self.settings.data.source == "world" else None
             summary = {
                 "pairs": len(pairs),
                 "failed": sum(r.status == "failed" for r in records),
@@ -257,6 +276,18 @@ class Pipeline:
             }
             self._comparisons[generator] = sentences, summary
         return self._comparisons[generator]
+
+    def _agreement(self, generator: str, kept: list[GenerationRecord], pairs: list[PairRecord]) -> AgreementReport:
+        """The kept sentences scored against the world's ground truth, cached: scoring thousands of
+        sentences takes a warm study seconds per generator."""
+        key = settings_hash(self.pool_key, [(r.pair_id, r.cleaned) for r in kept], code_versions("scoring"))
+        path = stage_folder(self.cache_root, "scoring") / f"{generator}-{key}.json"
+        if path.is_file():
+            return AgreementReport.from_json(read_json(path))
+        report = agreement(kept, pairs)
+        with contextlib.suppress(OSError):  # a read-only cache: the score is recomputed on every run
+            write_json(path, report.to_json())
+        return report
 
     def training_data(self, sentences: dict[str, str], seed: int) -> PairData:
         """The seed's share of the described pool, with images rendered and captions kept."""
@@ -300,6 +331,9 @@ class Pipeline:
 
     def finetuned(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int):
         """(model, tokenizer) finetuned on `generator`'s comparisons, from the cache when it is there."""
+        from .finetune import finetune_pc, weight_average
+        from .models import create_model
+
         path = self.finetune_path(generator, generation, finetune, seed)
         if path.is_file():
             model, tokenizer = create_model(self.settings.model.name, str(path), self.device)
@@ -365,6 +399,8 @@ class Pipeline:
             return model
 
         def on_world() -> dict:
+            from .evaluate import evaluate
+
             with self.times("evaluate"):
                 images = None if image_tower_changed(loaded()[0]) else self.heldout_image_embeddings
                 return evaluate(*loaded(), self.heldout, images)
@@ -391,6 +427,8 @@ class Pipeline:
 
     def benchmark_evaluation(self, name: str, model_key: str, b: BenchmarkSettings, loaded, image_tower_changed) -> dict:
         def on_benchmark() -> dict:
+            from .real_eval import evaluate_benchmark
+
             model, tokenizer = loaded()
             with self.times(f"benchmark {b.name}"):
                 images = None if image_tower_changed(model) else self.benchmark_image_embeddings(b.name)
@@ -408,11 +446,17 @@ class Pipeline:
 
     @cached_property
     def benchmark_data(self) -> dict[str, Benchmark]:
+        if not self.settings.benchmarks:
+            return {}
+        from .real_eval import load_benchmark
+
         return {b.name: load_benchmark(b) for b in self.settings.benchmarks}
 
     def benchmark_image_embeddings(self, name: str) -> torch.Tensor:
         """The base model's embeddings of a benchmark's images: with the image tower frozen they serve
         every finetuned model, so each benchmark's images are embedded once per run."""
+        from .real_eval import embed_benchmark_images
+
         if name not in self._benchmark_embeddings:
             self._benchmark_embeddings[name] = embed_benchmark_images(self.base[0], self.benchmark_data[name])
         return self._benchmark_embeddings[name]
@@ -421,12 +465,17 @@ class Pipeline:
         return self.evaluation("base", self.base_key, lambda: self.base, lambda model: False)
 
     def finetuned_metrics(self, generator: str, generation: GenerationSettings, finetune: FinetuneSettings, seed: int) -> dict:
+        def image_tower_changed(model: torch.nn.Module) -> bool:
+            from .finetune import image_tower_trains
+
+            return image_tower_trains(model, finetune)
+
         key = settings_hash(self.finetune_key(generator, generation, finetune, seed), finetune.wise_alpha)
         return self.evaluation(
             f"pcclip-{generator}-{finetune.trainable}-seed{seed}",
             key,
             lambda: self.finetuned(generator, generation, finetune, seed),
-            lambda model: image_tower_trains(model, finetune),
+            image_tower_changed,
         )
 
     def manifest(self) -> dict:

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import html
 import os
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
 
+from .cache import settings_hash
 from .headline import HEADLINE_METRICS
 from .quality import QualityFit
-from .real_eval import headline_metric
 from .study_tables import TABLES
 from .world.scene import ATTRIBUTES
 
@@ -144,7 +148,34 @@ def _benchmark_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
-def _bar_figure(rows: list[dict], title: str, path: Path) -> Path:
+# What decides a figure's pixels besides its inputs: this file and matplotlib. The digest of both and
+# of the inputs is written into each PNG's metadata under _DIGEST_KEY.
+_DIGEST_KEY = "pcclip-inputs"
+_DRAWING_CODE = hashlib.sha256(Path(__file__).read_bytes() + matplotlib.__version__.encode()).hexdigest()
+
+
+def _figure(draw: Callable[..., Figure]) -> Callable[..., Path]:
+    """`draw(*inputs)` saved as a PNG at `path`, unless the file there was drawn from the same inputs
+    by the same code (the digest in its metadata says so): a warm study rewrites its report without
+    redrawing a figure."""
+
+    @wraps(draw)
+    def save(*inputs: Any, path: Path) -> Path:
+        digest = settings_hash(_DRAWING_CODE, *inputs)
+        if path.is_file():
+            with contextlib.suppress(OSError), Image.open(path) as png:
+                if getattr(png, "text", {}).get(_DIGEST_KEY) == digest:
+                    return path
+        fig = draw(*inputs)
+        fig.savefig(path, metadata={_DIGEST_KEY: digest})
+        plt.close(fig)
+        return path
+
+    return save
+
+
+@_figure
+def _bar_figure(rows: list[dict], title: str) -> Figure:
     metrics = ("difference_accuracy", "construction_worst_accuracy", "zero_shot_accuracy", "clipscore")
     fig, axes = plt.subplots(1, len(metrics), figsize=(14, 3.6), dpi=110)
     names = [_row_name(r).replace(" (reference)", "*") for r in rows]
@@ -165,12 +196,11 @@ def _bar_figure(rows: list[dict], title: str, path: Path) -> Path:
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{title} (mean, 95% CI over seeds; * reference)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def _quality_figure(curves: dict, path: Path) -> Path:
+@_figure
+def _quality_figure(curves: dict) -> Figure:
     """Each metric against the share of correct comparisons: the quality axis's points, the fitted
     line with its 95% prediction band, and every real generator at its measured correctness."""
     shown = [m for m, c in curves.items() if c["fit"] is not None]
@@ -210,9 +240,7 @@ def _quality_figure(curves: dict, path: Path) -> Path:
         "Comparison quality -> PC-CLIP metrics (blue: the degraded oracle; red: real generators, mean ± 95% CI)", fontsize=10
     )
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _quality_section(study: dict, figure_dir: Path) -> Section:
@@ -258,11 +286,12 @@ def _quality_section(study: dict, figure_dir: Path) -> Section:
             (["metric", "slope per unit correctness [95% CI]", "at 0% correct [95% CI]", "points"], fits),
             (["metric", "generator", "correct", "predicted [95% PI]", "measured", "inside the interval"], checks),
         ],
-        [_quality_figure(curves, figure_dir / "quality_curve.png")],
+        [_quality_figure(curves, path=figure_dir / "quality_curve.png")],
     )
 
 
-def _heatmap(tables: dict, base: dict, path: Path) -> Path:
+@_figure
+def _heatmap(tables: dict, base: dict) -> Figure:
     breakdown = HEADLINE_METRICS["difference_accuracy"].breakdown
     assert breakdown is not None  # difference accuracy breaks down by attribute
     labels, values = ["base"], [[breakdown(base)[a] for a in ATTRIBUTES]]
@@ -280,9 +309,7 @@ def _heatmap(tables: dict, base: dict, path: Path) -> Path:
     fig.colorbar(image, ax=ax, label="difference accuracy (chance 0.5)")
     ax.set_title("Difference accuracy by attribute (mean over seeds)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _seed_list(seeds) -> str:
@@ -342,12 +369,15 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
         tables = [_table(rows, base), _construction_table(rows)]
         if rows[0]["benchmarks"]:
             tables.append(_benchmark_table(rows))
-        sections.append(Section(TABLES[table], [], tables, [_bar_figure(rows, TABLES[table], figure_dir / f"{table}_bars.png")]))
+        sections.append(
+            Section(TABLES[table], [], tables, [_bar_figure(rows, TABLES[table], path=figure_dir / f"{table}_bars.png")])
+        )
         if table == "quality" and "quality_curves" in study:
             sections.append(_quality_section(study, figure_dir))
     sections.append(
         Section(
-            "Difference accuracy by attribute", figures=[_heatmap(study["tables"], base, figure_dir / "attributes_heatmap.png")]
+            "Difference accuracy by attribute",
+            figures=[_heatmap(study["tables"], base, path=figure_dir / "attributes_heatmap.png")],
         )
     )
 
@@ -423,6 +453,8 @@ def format_run_table(summary: dict) -> str:
         if metric.breakdown is not None:
             rows += [(f"  {part}", partial(_breakdown_part, metric.breakdown, part)) for part in metric.breakdown(base)]
     for b in summary["settings"].get("benchmarks", []):
+        from .real_eval import headline_metric  # benchmark code, loaded only for a run that has benchmarks
+
         key = headline_metric(b["task"], b["dataset"])
         rows.append((f"{b['name']}: {key.replace('_', ' ')}", partial(_benchmark_headline, b["name"], key)))
     width = max(len(label) for label, _ in rows)

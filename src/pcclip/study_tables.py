@@ -18,7 +18,6 @@ from scipy import stats
 from .errors import PcclipError
 from .headline import HEADLINE_METRICS, TESTED_METRICS
 from .quality import fit_quality
-from .real_eval import headline, headline_metric
 
 CONFIDENCE = 0.95
 # The study's tables, in report order, with their titles: the study's grid and the report read this.
@@ -88,11 +87,17 @@ def _row(cell, runs: dict[int, dict], reference: dict[int, dict], is_reference: 
                 part: {**mean_ci([metric.breakdown(runs[s])[part] for s in seeds]), "base": value}
                 for part, value in metric.breakdown(base).items()
             }
-    row["benchmarks"] = {
+    row["benchmarks"] = _benchmark_summaries(benchmarks, summary) if benchmarks else {}
+    return row
+
+
+def _benchmark_summaries(benchmarks, summary) -> dict:
+    from .real_eval import headline, headline_metric  # benchmark code, loaded only for a study that has benchmarks
+
+    return {
         b.name: {**summary(lambda m, b=b: headline(b, m["benchmarks"][b.name])), "metric": headline_metric(b.task, b.dataset)}
         for b in benchmarks
     }
-    return row
 
 
 def _correct_holm(rows: list[dict]) -> None:

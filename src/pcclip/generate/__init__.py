@@ -10,7 +10,7 @@ or a word-difference rule), cached and resumable, then filtered the paper's way.
     print(agreement(records, pairs).lines())                 # world pairs: agreement with the ground truth
 """
 
-import importlib
+from ..lazy import lazy_exports
 
 # Exported names and their modules, imported on first use: `pcclip --help` must not pay for torch.
 _EXPORTS = {
@@ -42,9 +42,4 @@ _EXPORTS = {
     "merge_stores": "store",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

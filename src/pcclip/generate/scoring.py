@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -356,6 +356,14 @@ class AgreementReport:
     correct: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)
     correct_by_attribute: dict[str, tuple[int, int]] = field(default_factory=dict)  # attribute -> (correct, pairs)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AgreementReport:
+        by_attribute = {a: (c, t) for a, (c, t) in data["correct_by_attribute"].items()}
+        return cls(**{**data, "correct_by_attribute": by_attribute})
 
     def lines(self) -> list[str]:
         n = max(self.total, 1)
