@@ -73,11 +73,11 @@ def test_measured_costs_name_their_source_and_the_default_plan_is_estimated_from
     finetune = next(c for c in COSTS if c.stage == "finetune")
     evaluate = next(c for c in COSTS if c.stage == "evaluate")
     job = plan.jobs[0]
-    assert job.train_samples == 800 * 10
+    assert job.train_samples == 1600 * 5  # 80% of 1,000 minimal pairs in both orders, 5 epochs
     expected = (job.train_samples * finetune.seconds + evaluate.seconds) * 2 / 3600
     assert job.hours.cpu_core == pytest.approx(expected) and job.hours.gpu is None  # no GPU figure exists
     keep_clip = [j for j in plan.jobs if j.rows == ("variants/keep-clip",)]
-    assert len(keep_clip) == 3 and all(j.train_samples == 800 * 5 for j in keep_clip)
+    assert len(keep_clip) == 3 and all(j.train_samples == 1600 * 5 for j in keep_clip)
     assert {c.stage for c in plan.costs_used} == {"finetune", "evaluate", "pretrain", "generate"}
     assert all(c.stage != "reference" for c in plan.costs_used)  # shown for scale, never used
 
@@ -281,12 +281,12 @@ def test_only_jobs_runs_those_jobs_after_the_shared_stages(tmp_path, fake_pipeli
 
 def test_only_jobs_from_the_command_line(tmp_path, monkeypatch, fake_pipeline, capsys):
     monkeypatch.chdir(tmp_path)
-    assert main(["study", "--only-jobs", "3,20"]) == 0  # the default plan: oracle seed 3, oracle text seed 0
+    assert main(["study", "--only-jobs", "3,25"]) == 0  # the default plan: oracle seed 3, oracle text seed 0
     assert [c for c in fake_pipeline if c[0] == "finetune"] == [
         ("finetune", "oracle", "text-blocks", 3),
         ("finetune", "oracle", "text", 0),
     ]
     out = capsys.readouterr().out
-    assert "jobs run: 3, 20" in out and "no report" in out
+    assert "jobs run: 3, 25" in out and "no report" in out
     assert main(["study", "--only-jobs", "99"]) == 2
     assert "no job 99" in capsys.readouterr().err
