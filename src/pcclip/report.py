@@ -148,10 +148,14 @@ def _benchmark_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
-# What decides a figure's pixels besides its inputs: this file and matplotlib. The digest of both and
-# of the inputs is written into each PNG's metadata under _DIGEST_KEY.
+# What decides a figure's pixels besides its inputs: this file, the modules its figures read labels
+# and fits from, and matplotlib. The digest of them and of the inputs is written into each PNG's
+# metadata under _DIGEST_KEY.
 _DIGEST_KEY = "pcclip-inputs"
-_DRAWING_CODE = hashlib.sha256(Path(__file__).read_bytes() + matplotlib.__version__.encode()).hexdigest()
+_DRAWING_SOURCES = ("report.py", "headline.py", "quality.py", "world/scene.py")
+_DRAWING_CODE = hashlib.sha256(
+    b"".join((Path(__file__).parent / name).read_bytes() for name in _DRAWING_SOURCES) + matplotlib.__version__.encode()
+).hexdigest()
 
 
 def _figure(draw: Callable[..., Figure]) -> Callable[..., Path]:
