@@ -330,14 +330,20 @@ def test_a_study_with_a_quality_axis_and_a_variant_fits_the_dose_response(tmp_pa
     assert (tmp_path / "out" / "figures" / "quality_curve.png").stat().st_size > 1000
 
 
-def test_the_verdict_reads_both_views():
+def test_the_verdict_reads_both_views_and_names_what_the_row_costs():
     from pcclip.report import verdict
 
-    def row(gain, p, constructions, seeds=3):
+    def row(gain, p, constructions, seeds=3, zero_shot=(0.0, 1.0), clipscore=(0.0, 1.0)):
         by = {name: {"mean": mean, "base": 0.5} for name, mean in constructions.items()}
+
+        def tested(diff, p_value, base):
+            return {"base": base, "gain": {"diff": diff, "ci": 0.01, "n": seeds, "p": p_value, "p_holm": p_value}}
+
         return {
             "difference_accuracy": {"gain": {"diff": gain, "ci": 0.01, "n": seeds, "p": p, "p_holm": p}},
             "construction_worst_accuracy": {"by": by},
+            "zero_shot_accuracy": tested(*zero_shot, 0.64),
+            "clipscore": tested(*clipscore, 1.6),
         }
 
     assert verdict(row(0.1, 0.001, {"first-named-first": 0.7, "second-named-first": 0.6})) == "gain on every construction"
@@ -349,6 +355,15 @@ def test_the_verdict_reads_both_views():
     assert verdict(row(0.01, None, {"first-named-first": 0.45}, seeds=1)) == (
         "one seed: not tested; below the base on: first-named-first"
     )
+    # A significant loss of what the base CLIP could do is named, with its relative size; a loss that
+    # is not significant, or a gain, is not.
+    assert verdict(row(0.1, 0.001, {"first-named-first": 0.7}, zero_shot=(-0.04, 0.01), clipscore=(-0.4, 0.2))) == (
+        "gain on every construction; costs zero-shot accuracy -0.040 (-6%)"
+    )
+    assert verdict(row(0.0, 0.9, {"first-named-first": 0.55}, zero_shot=(-0.4, 0.03), clipscore=(-1.44, 0.001))) == (
+        "no significant change; costs zero-shot accuracy -0.400 (-62%), CLIPScore -1.440 (-90%)"
+    )
+    assert verdict(row(0.1, 0.001, {"first-named-first": 0.7}, clipscore=(0.2, 0.001))) == "gain on every construction"
 
 
 def test_the_quick_config_is_the_default_plan_at_toy_size():

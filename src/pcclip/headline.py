@@ -16,6 +16,7 @@ class Headline:
     breakdown: Callable[[dict], dict[str, float]] | None = None  # per attribute, task or construction
     tested: bool = True  # compared with the reference row (paired over seeds, Holm-corrected) in a study
     chance: Callable[[dict], float] | None = None  # what guessing scores, read from the metrics
+    ability: bool = False  # what the base CLIP could do: a study row that significantly loses it says so
 
     def titled(self, metrics: dict) -> str:
         """The label with the chance level of `metrics`' held-out set, e.g. 'difference accuracy (chance 1/2)'."""
@@ -46,10 +47,11 @@ HEADLINE_METRICS: dict[str, Headline] = {
         "worst construction", lambda m: m["construction_worst_accuracy"], lambda m: m["difference_accuracy_by_construction"]
     ),
     "zero_shot_accuracy": Headline(
-        "zero-shot accuracy", lambda m: m["zero_shot_accuracy"], lambda m: m["zero_shot_accuracy_by_task"]
+        "zero-shot accuracy", lambda m: m["zero_shot_accuracy"], lambda m: m["zero_shot_accuracy_by_task"], ability=True
     ),
-    "clipscore": Headline("CLIPScore", lambda m: m["clipscore"]),
+    "clipscore": Headline("CLIPScore", lambda m: m["clipscore"], ability=True),
     "image_to_text_r1": Headline("image->text R@1", lambda m: m["retrieval"]["image_to_text_r1"], tested=False),
     "text_to_image_r1": Headline("text->image R@1", lambda m: m["retrieval"]["text_to_image_r1"], tested=False),
 }
 TESTED_METRICS = tuple(name for name, h in HEADLINE_METRICS.items() if h.tested)
+ABILITY_METRICS = tuple(name for name, h in HEADLINE_METRICS.items() if h.ability and h.tested)

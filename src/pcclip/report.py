@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from .cache import settings_hash
-from .headline import HEADLINE_METRICS
+from .headline import ABILITY_METRICS, HEADLINE_METRICS
 from .quality import QualityFit
 from .study_tables import TABLES
 from .world.scene import ATTRIBUTES
@@ -73,15 +73,23 @@ def _significant(test: dict) -> bool:
 
 def verdict(row: dict) -> str:
     """What the row shows on differences, read on both views: the study's held-out sentences and
-    the construction probe. A gain counts only if no construction falls below the base model."""
+    the construction probe (a gain counts only if no construction falls below the base model), and
+    what it costs of the base CLIP's abilities (a significant loss of zero-shot accuracy or CLIPScore)."""
     gain = row["difference_accuracy"]["gain"]
     below = [name for name, c in row["construction_worst_accuracy"]["by"].items() if c["mean"] < c["base"]]
     if _significant(gain) and gain["diff"] > 0:
-        return f"gain, but below the base on: {', '.join(below)}" if below else "gain on every construction"
-    if _significant(gain):
-        return "loss"
-    change = "no significant change" if gain["n"] > 1 else "one seed: not tested"
-    return f"{change}; below the base on: {', '.join(below)}" if below else change
+        shown = f"gain, but below the base on: {', '.join(below)}" if below else "gain on every construction"
+    elif _significant(gain):
+        shown = "loss"
+    else:
+        change = "no significant change" if gain["n"] > 1 else "one seed: not tested"
+        shown = f"{change}; below the base on: {', '.join(below)}" if below else change
+    costs = [
+        f"{HEADLINE_METRICS[m].label} {row[m]['gain']['diff']:+.3f} ({row[m]['gain']['diff'] / row[m]['base']:+.0%})"
+        for m in ABILITY_METRICS
+        if _significant(row[m]["gain"]) and row[m]["gain"]["diff"] < 0
+    ]
+    return f"{shown}; costs {', '.join(costs)}" if costs else shown
 
 
 def _table(rows: list[dict], base: dict) -> tuple[list[str], list[list[str]]]:
