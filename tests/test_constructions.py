@@ -2,6 +2,7 @@
 of change, ...), true of their ordered pair; its held-out items, drawn apart from every other item;
 and its metric, which catches a model that reads word order instead of meaning."""
 
+import itertools
 import re
 
 import numpy as np
@@ -16,7 +17,7 @@ from pcclip.evaluate import construction_accuracy, evaluate_embeddings
 from pcclip.generate.scoring import judge_sentence
 from pcclip.losses import difference_directions
 from pcclip.metrics import bootstrap_ci
-from pcclip.world.phrasing import CONSTRUCTIONS, construction_sentence, difference_sentences
+from pcclip.world.phrasing import CONSTRUCTIONS, construction_sentence, construction_subjects, difference_sentences
 from pcclip.world.scene import ATTRIBUTES, WorldConfig, perturb, sample_scene
 from test_evaluate import crafted_embeddings
 
@@ -43,6 +44,7 @@ VERBS = {
     "drift upward": ("y", -1), "rise": ("y", -1), "drift downward": ("y", 1), "sink": ("y", 1),
 }  # fmt: skip
 IMAGE_NAMES = {"first": r"\b(?:first|former)\b", "second": r"\b(?:second|latter)\b"}
+OTHER = {"first": "second", "second": "first"}
 
 
 def named_first(text: str) -> str:
@@ -66,6 +68,14 @@ def test_the_registry():
     assert CONSTRUCTIONS == tuple(NAMED_FIRST)
     with pytest.raises(ValueError, match="construction must be one of"):
         construction_sentence(*[sample_scene(np.random.default_rng(0), WORLD)] * 2, "size", "passive", np.random.default_rng(0))
+    # The named-first pair is its subject's place; every other construction may be said of either image.
+    assert {c: construction_subjects(c) for c in CONSTRUCTIONS} == {
+        c: (SUBJECT[c],) if c.endswith("-named-first") else (SUBJECT[c], OTHER[SUBJECT[c]]) for c in CONSTRUCTIONS
+    }
+    a = sample_scene(np.random.default_rng(0), WORLD)
+    b = perturb(a, "size", np.random.default_rng(1), WORLD)
+    with pytest.raises(ValueError, match="'second-named-first' is said of the second image, not 'first'"):
+        construction_sentence(a, b, "size", "second-named-first", np.random.default_rng(0), "first")
 
 
 def test_every_construction_is_true_of_its_ordered_pair_and_names_the_images_in_its_order(minimal_pairs):
@@ -74,17 +84,25 @@ def test_every_construction_is_true_of_its_ordered_pair_and_names_the_images_in_
     no attribute it knows, and their direction is checked here instead."""
     rng = np.random.default_rng(8)
     for construction in CONSTRUCTIONS:
-        for a, b, attribute in minimal_pairs:
-            d = construction_sentence(a, b, attribute, construction, rng)
-            assert d.attribute == attribute and d.subject == SUBJECT[construction]
-            assert named_first(d.text) == NAMED_FIRST[construction], d.text
+        for (a, b, attribute), subject in itertools.product(minimal_pairs, construction_subjects(construction)):
+            d = construction_sentence(a, b, attribute, construction, rng, subject)
+            assert d.attribute == attribute and d.subject == subject
+            # said of the other image, the same frames name the images the other way round
+            own = subject == SUBJECT[construction]
+            assert named_first(d.text) == (NAMED_FIRST[construction] if own else OTHER[NAMED_FIRST[construction]]), d.text
             assert d.text[0].isupper() and d.text.endswith(".")
             forward, backward = judge_sentence(d.text, a, b).verdict, judge_sentence(d.text, b, a).verdict
             if construction == "verb-of-change" and attribute in ("size", "count", "position"):
                 assert (forward, backward) == ("no-attribute", "no-attribute"), d.text
                 axis, sign = VERBS[d.keyword]
-                change = getattr(b, axis) - getattr(a, axis)  # from the first image to the second
+                later, earlier = (b, a) if subject == "second" else (a, b)  # "from {O} to {S}": said of the later
+                change = getattr(later, axis) - getattr(earlier, axis)
                 assert np.sign(change) == sign, d.text
+            elif (construction, subject, attribute) == ("both-values", "second", "shape"):
+                # "In the second photo one sees circles; in the first photo, diamonds.": the scorer's
+                # blind spot (it calls both orders wrong); the shapes are checked in their clauses instead
+                first_clause, second_clause = d.text.split(";")
+                assert b.shape in first_clause and a.shape in second_clause, d.text
             else:
                 assert (forward, backward) == ("correct", "wrong-direction"), d.text
 
@@ -189,3 +207,35 @@ def test_a_word_order_model_passes_some_constructions_and_fails_the_others(heldo
     assert m["difference_accuracy_by_construction_ci"] == {c: [v, v] for c, v in expected.items()}
     assert m["construction_worst_accuracy"] == 0.0
     assert m["difference_accuracy"] == 1.0  # the ordinary sentences of crafted_embeddings are exact
+
+
+def test_on_the_balanced_probe_word_matching_scores_one_half_on_every_construction_whose_subject_moves(heldout):
+    """A text tower that matches the value a sentence names with the image it belongs to, and reads no
+    direction: every sentence points towards the image it is said of. On the fixed probe that scores
+    1 wherever a construction is said of the first image and 0 wherever of the second, so a base model
+    reading words looks strong on some constructions and weak on others (the README's comparative
+    adjective); on the balanced probe, half of each construction's pairs are said of each image and
+    it scores exactly 1/2, except the named-first pair, whose subject's place is what it tests."""
+    balanced = heldout_set(WORLD, TINY.model_copy(update={"probe_subjects": "balanced"}))
+    for probe_set, expected in (
+        (heldout, {c: float(SUBJECT[c] == "first") for c in CONSTRUCTIONS}),
+        (balanced, {c: float(SUBJECT[c] == "first") if c.endswith("-named-first") else 0.5 for c in CONSTRUCTIONS}),
+    ):
+        emb = crafted_embeddings(probe_set)
+        p = probe_set.constructions
+        direction = difference_directions(emb.images[p.first], emb.images[p.second])
+        said_of_first = torch.tensor([s == "first" for s in p.subjects])
+        emb.texts["constructions"] = torch.where(said_of_first.unsqueeze(1), direction, -direction)
+        assert evaluate_embeddings(emb, probe_set)["difference_accuracy_by_construction"] == expected
+    # The balanced probe changes the probe's wording only: its pairs, orders and every other item are the same.
+    q = balanced.constructions
+    for name in ("first", "second", "pair"):
+        assert np.array_equal(getattr(q, name), getattr(heldout.constructions, name)), name
+    assert (q.constructions, q.attributes) == (heldout.constructions.constructions, heldout.constructions.attributes)
+    assert np.array_equal(balanced.images, heldout.images)
+    assert {k: v for k, v in balanced.text_groups().items() if k != "constructions"} == {
+        k: v for k, v in heldout.text_groups().items() if k != "constructions"
+    }
+    fixed_texts = dict(zip(zip(q.pair, q.constructions, q.first), heldout.constructions.texts))
+    moved = [(k, t) for k, t in zip(zip(q.pair, q.constructions, q.first), q.texts) if fixed_texts[k] != t]
+    assert moved and all(k[0] % 2 == 1 and not k[1].endswith("-named-first") for k, _ in moved)

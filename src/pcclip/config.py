@@ -231,6 +231,12 @@ class EvalSettings(Settings):
     )
     comparative_neighbours: int = Field(3, ge=1, description="comparative prompting: classes paired with each class ('nearest')")
     comparatives_per_pair: int = Field(2, ge=1, description="oracle comparative sentences per ordered class pair")
+    probe_subjects: Literal["fixed", "balanced"] = Field(
+        "fixed",
+        description="construction probe: 'fixed' says each construction of the image it is defined with (the "
+        "README's study); 'balanced' says each one whose subject may move of the first image for half the pairs and "
+        "of the second for the rest, so that matching words without reading direction scores 1/2 on each",
+    )
 
 
 # Difference tasks beyond a single AwA2 predicate: the dataset each needs, and its default template

@@ -16,7 +16,15 @@ import numpy as np
 from .config import EvalSettings, PairSettings
 from .datasets.comparatives import gather_comparatives
 from .datasets.templates import STANDARD_TEMPLATES
-from .world.phrasing import CONSTRUCTIONS, ZERO_SHOT_TEMPLATES, caption, class_phrase, construction_sentence, difference_sentences
+from .world.phrasing import (
+    CONSTRUCTIONS,
+    ZERO_SHOT_TEMPLATES,
+    caption,
+    class_phrase,
+    construction_sentence,
+    construction_subjects,
+    difference_sentences,
+)
 from .world.render import render_batch
 from .world.scene import (
     ATTRIBUTES,
@@ -139,7 +147,8 @@ class RankingTask:
 class ConstructionProbe:
     """Minimal pairs, each said in every named construction of the eval phrasing (phrasing.CONSTRUCTIONS)
     and in both orders: item i says how image first[i] differs from image second[i] in
-    attributes[i], in construction constructions[i]; pair[i] numbers its minimal pair."""
+    attributes[i], in construction constructions[i], of image subjects[i] ("first": first[i]);
+    pair[i] numbers its minimal pair."""
 
     first: np.ndarray
     second: np.ndarray
@@ -147,6 +156,7 @@ class ConstructionProbe:
     constructions: list[str]
     attributes: list[str]
     pair: np.ndarray
+    subjects: list[str]
 
 
 @dataclass
@@ -297,7 +307,9 @@ def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
         for task, class_names in ZERO_SHOT_TASKS.items()
     }
     pairs_per_attribute = min(CONSTRUCTION_PAIRS_PER_ATTRIBUTE, settings.pairs_per_attribute)
-    probe_scenes, probe = _construction_probe(world, pairs_per_attribute, len(scenes), np.random.default_rng([settings.seed, 4]))
+    probe_scenes, probe = _construction_probe(
+        world, pairs_per_attribute, len(scenes), np.random.default_rng([settings.seed, 4]), settings.probe_subjects == "balanced"
+    )
     scenes += probe_scenes
     return HeldoutSet(
         settings=settings,
@@ -320,12 +332,13 @@ def heldout_set(world: WorldConfig, settings: EvalSettings) -> HeldoutSet:
 
 
 def _construction_probe(
-    world: WorldConfig, pairs_per_attribute: int, first_image: int, rng: np.random.Generator
+    world: WorldConfig, pairs_per_attribute: int, first_image: int, rng: np.random.Generator, balanced: bool
 ) -> tuple[list[Scene], ConstructionProbe]:
     """Minimal pairs (their images numbered from first_image on), each said in both orders in every
-    construction, so constructions differ only in their wording."""
+    construction, so constructions differ only in their wording; `balanced`: of the construction's own
+    subject for even pairs and of the other image for odd ones, where the construction allows it."""
     scenes: list[Scene] = []
-    first, second, texts, constructions, attributes, pair = [], [], [], [], [], []
+    first, second, texts, constructions, attributes, pair, subjects = [], [], [], [], [], [], []
     for attribute in ATTRIBUTES:
         for _ in range(pairs_per_attribute):
             a = sample_scene(rng, world)
@@ -333,14 +346,18 @@ def _construction_probe(
             pair_id, ia, ib = len(scenes) // 2, first_image + len(scenes), first_image + len(scenes) + 1
             scenes += [a, b]
             for construction in CONSTRUCTIONS:
+                allowed = construction_subjects(construction)
+                subject = allowed[pair_id % len(allowed)] if balanced else allowed[0]
                 for x, y, i, j in ((a, b, ia, ib), (b, a, ib, ia)):
                     first.append(i)
                     second.append(j)
                     pair.append(pair_id)
-                    texts.append(construction_sentence(x, y, attribute, construction, rng).text)
+                    texts.append(construction_sentence(x, y, attribute, construction, rng, subject).text)
                     constructions.append(construction)
                     attributes.append(attribute)
-    return scenes, ConstructionProbe(np.array(first), np.array(second), texts, constructions, attributes, np.array(pair))
+                    subjects.append(subject)
+    probe = ConstructionProbe(np.array(first), np.array(second), texts, constructions, attributes, np.array(pair), subjects)
+    return scenes, probe
 
 
 def _choice_candidates(attributes: list[str], rng: np.random.Generator) -> np.ndarray:

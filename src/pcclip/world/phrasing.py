@@ -70,10 +70,13 @@ class _Frame:
 @dataclass(frozen=True)
 class _Construction:
     """A named way of saying how the first image differs from the second: frames for every attribute,
-    all said of one fixed subject image ({S}), so that the order in which images are named is fixed."""
+    said of one subject image ({S}), so that the order in which images are named is fixed. Said of the
+    other image (`construction_sentence(subject=...)`) the same frames name the images the other way
+    round, except where the subject's place is what the construction is (`subject_defines_it`)."""
 
     subject: str  # "first" or "second"
     differences: Mapping[str, tuple[_Frame, ...]]
+    subject_defines_it: bool = False
 
 
 @dataclass(frozen=True)
@@ -302,8 +305,8 @@ _NAMED_FIRST_EVAL = {
     ),
 }
 _EVAL_CONSTRUCTIONS = {
-    "first-named-first": _Construction("first", _NAMED_FIRST_EVAL),
-    "second-named-first": _Construction("second", _NAMED_FIRST_EVAL),
+    "first-named-first": _Construction("first", _NAMED_FIRST_EVAL, subject_defines_it=True),
+    "second-named-first": _Construction("second", _NAMED_FIRST_EVAL, subject_defines_it=True),
     "comparative-adjective": _Construction(
         "first",
         {
@@ -624,16 +627,30 @@ def difference_sentence(a: Scene, b: Scene, rng: np.random.Generator, split: Spl
     )
 
 
-def construction_sentence(a: Scene, b: Scene, attribute: str, construction: str, rng: np.random.Generator) -> Difference:
-    """A held-out (eval pool) sentence in one of the named CONSTRUCTIONS saying how the first image
-    (a) differs from the second (b) in `attribute`, in which they must differ."""
-    pool = _EVAL
-    if construction not in pool.constructions:
+def construction_subjects(construction: str) -> tuple[str, ...]:
+    """The images ("first", "second") a probe may say `construction` of, its own subject first: that
+    one alone where the subject's place is what the construction is, else both."""
+    if construction not in _EVAL.constructions:
         raise ValueError(f"construction must be one of {CONSTRUCTIONS}, got {construction!r}")
-    chosen = pool.constructions[construction]
-    refs = _choice(rng, pool.image_refs)
-    difference = _describe(a, b, attribute, refs, chosen.differences[attribute], pool, rng, chosen.subject)
-    return replace(difference, text=_finish(difference.text, pool))
+    chosen = _EVAL.constructions[construction]
+    if chosen.subject_defines_it:
+        return (chosen.subject,)
+    return (chosen.subject, "second" if chosen.subject == "first" else "first")
+
+
+def construction_sentence(
+    a: Scene, b: Scene, attribute: str, construction: str, rng: np.random.Generator, subject: str | None = None
+) -> Difference:
+    """A held-out (eval pool) sentence in one of the named CONSTRUCTIONS saying how the first image
+    (a) differs from the second (b) in `attribute`, in which they must differ; said of `subject`, one
+    of `construction_subjects(construction)` (None: the construction's own)."""
+    subjects = construction_subjects(construction)
+    if subject is not None and subject not in subjects:
+        raise ValueError(f"construction {construction!r} is said of the {' or '.join(subjects)} image, not {subject!r}")
+    chosen = _EVAL.constructions[construction]
+    refs = _choice(rng, _EVAL.image_refs)
+    difference = _describe(a, b, attribute, refs, chosen.differences[attribute], _EVAL, rng, subject or chosen.subject)
+    return replace(difference, text=_finish(difference.text, _EVAL))
 
 
 def class_phrase(attribute: str, value: Any) -> str:
