@@ -191,3 +191,25 @@ def test_available_cores_follows_affinity_and_the_cgroup_quota(cpu_max, expected
         cgroup.write_text(cpu_max)
     monkeypatch.setattr(pipeline, "CGROUP_CPU_MAX", cgroup)
     assert pipeline.available_cores() == expected
+
+
+def test_provenance_names_the_cpu_kind_and_its_vector_unit(monkeypatch, tmp_path):
+    """Float results repeat exactly on one kind of CPU, not always across kinds, so a result records
+    which CPU made it: model, family and model number, and the vector unit torch dispatches to."""
+    import torch
+
+    import pcclip.provenance as prov
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\n"
+    )
+    real_path = prov.Path
+    monkeypatch.setattr(prov, "Path", lambda p: cpuinfo if p == "/proc/cpuinfo" else real_path(p))
+    prov.cpu.cache_clear()
+    try:
+        assert prov.cpu() == f"AMD EPYC (family 26, model 2), {torch.backends.cpu.get_cpu_capability()}"
+        assert prov.hardware().split(", ")[1:3] == ["AMD EPYC (family 26", "model 2)"]
+        assert prov.provenance()["hardware"] == prov.hardware()
+    finally:
+        prov.cpu.cache_clear()

@@ -211,6 +211,7 @@ class FinetuneSettings(OptimSettings):
 class EvalSettings(Settings):
     """Held-out evaluation: new scenes (a seed the training never uses) and the eval phrasing pool."""
 
+    later_fields: ClassVar[tuple[str, ...]] = ("probe_subjects",)
     pairs_per_attribute: int = Field(200, ge=1, description="minimal pairs per attribute, each scored in both orders")
     zero_shot_per_class: int = Field(60, ge=1, description="single-object scenes per class and task")
     caption_scenes: int = Field(1000, ge=1, description="captioned scenes for CLIPScore and retrieval")

@@ -4,6 +4,7 @@ commit) says so."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
@@ -40,11 +41,28 @@ def git_commit() -> str:
         return "unknown"
 
 
+@cache
+def cpu() -> str:
+    """The CPU's model, family and model number (Linux) and the vector unit torch's kernels use: float
+    results on the CPU repeat exactly on the same kind of CPU, not always across kinds (README)."""
+    import torch
+
+    fields: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name") or platform.processor() or "unknown CPU"
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return f"{name}, {torch.backends.cpu.get_cpu_capability()}"
+
+
 def hardware(device: str = "cpu") -> str:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") and torch.cuda.is_available() else "no GPU"
-    return f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU cores, {gpu}"
+    return f"{platform.machine()}, {cpu()}, {len(os.sched_getaffinity(0))} CPU cores, {gpu}"
 
 
 def provenance(device: str = "cpu") -> dict[str, str]:
