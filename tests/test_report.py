@@ -128,3 +128,13 @@ def test_a_figure_is_redrawn_only_when_what_it_shows_changed(study, tmp_path):
     bars.write_bytes(b"not a png")  # a damaged file is drawn again, not trusted
     write_report(changed, tmp_path)
     assert bars.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_manifest_says_when_results_come_from_more_than_one_kind_of_hardware(study, tmp_path):
+    one = {"pcclip": "test", "hardware": "x86_64, AMD EPYC (family 25, model 17), AVX512, 2 CPU cores, no GPU"}
+    other = {**one, "hardware": "x86_64, AMD EPYC (family 26, model 2), AVX512, 2 CPU cores, no GPU"}
+    same = {**study, "computed_on": [{**one, "git commit": "a", "results": 2}, {**one, "git commit": "b", "results": 2}]}
+    assert "kinds of hardware" not in write_report(same, tmp_path / "same")[0].read_text()
+    mixed = {**study, "computed_on": [{**one, "results": 3}, {**other, "results": 1}]}
+    text = write_report(mixed, tmp_path / "mixed")[0].read_text()
+    assert f"**Computed on 2 kinds of hardware** ({one['hardware']}; {other['hardware']})" in text

@@ -433,12 +433,22 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
         ["peak RSS", f"{study['peak_rss_mb']:.0f} MB"],
         *[[f"time: {k}", f"{v:.1f} s"] for k, v in study["stage_seconds"].items()],
     ]
+    hardware = list(dict.fromkeys(c.get("hardware", "unknown") for c in study["computed_on"]))
+    mixed = (
+        [
+            f"**Computed on {len(hardware)} kinds of hardware** ({'; '.join(hardware)}): float results differ between kinds of "
+            "CPU (README, 'The same study on another kind of CPU'), so rows from different kinds do not compare to the digit."
+        ]
+        if len(hardware) > 1
+        else []
+    )
     sections.append(
         Section(
             "Manifest",
             [
                 "Where and with what the results were computed (captured when each was computed), and this run's times. "
-                "The full configuration is in `study.json` next to this report."
+                "The full configuration is in `study.json` next to this report.",
+                *mixed,
             ],
             [(["computed with", "results"], where), (["", ""], manifest)],
         )
