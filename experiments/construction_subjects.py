@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pcclip.encode import encode_images, encode_texts, image_size
-from pcclip.metrics import sign_test_credit
+from pcclip.metrics import accuracy_by_group, sign_test_credit
 from pcclip.pipeline import Pipeline, use_threads
 from pcclip.study import load_study
 from pcclip.world.phrasing import CONSTRUCTIONS, construction_sentence, construction_subjects
@@ -55,17 +55,18 @@ def probe_items(world, pairs_per_attribute: int, seed: int):
 
 
 def accuracies(model, tokenizer, images: np.ndarray, items: list) -> dict:
+    """Sign-test accuracy per construction and subject, per construction, and per construction and attribute."""
     embedded = encode_images(model, images)
     texts = encode_texts(model, tokenizer, [it[2] for it in items])
     first = np.array([it[0] for it in items])
     second = np.array([it[1] for it in items])
-    credit = sign_test_credit(texts, embedded[first], embedded[second]).numpy()
-    out: dict[str, dict] = {}
-    for k, it in enumerate(items):
-        _, _, _, construction, subject, attribute = it
-        for key in (f"{construction}|{subject}", f"{construction}|both", f"{construction}|both|{attribute}"):
-            out.setdefault(key, []).append(credit[k])
-    return {key: float(np.mean(v)) for key, v in out.items()}
+    credit = sign_test_credit(texts, embedded[first], embedded[second])
+    groupings = (
+        [f"{c}|{s}" for _, _, _, c, s, _ in items],
+        [f"{c}|both" for _, _, _, c, _, _ in items],
+        [f"{c}|both|{a}" for _, _, _, c, _, a in items],
+    )
+    return {key: value for groups in groupings for key, value in accuracy_by_group(credit, groups).items()}
 
 
 def main() -> None:
@@ -87,17 +88,16 @@ def main() -> None:
         results[f"{args.generator} seed {seed}"] = accuracies(model, tokenizer, images, items)
     finetuned = [name for name in results if name != "base"]
     mean = {key: float(np.mean([results[n][key] for n in finetuned])) for key in results["base"]}
-    constructions = CONSTRUCTIONS
     print(f"{len(items)} sentences; sign-test accuracy, base -> {args.generator} (mean of seeds {args.seeds})")
     print(f"{'construction':22s} {'said of the first':>20s} {'said of the second':>20s} {'both (word matching: 1/2)':>27s}")
-    for c in constructions:
+    for c in CONSTRUCTIONS:
         cells = [
             f"{results['base'][f'{c}|{s}']:.3f} -> {mean[f'{c}|{s}']:.3f}" if f"{c}|{s}" in mean else "(its definition)"
             for s in (*SUBJECTS, "both")
         ]
         print(f"{c:22s} {cells[0]:>20s} {cells[1]:>20s} {cells[2]:>27s}")
     print("\nboth subjects, by attribute:")
-    for c in constructions:
+    for c in CONSTRUCTIONS:
         cells = [f"{a} {results['base'][f'{c}|both|{a}']:.2f}->{mean[f'{c}|both|{a}']:.2f}" for a in ATTRIBUTES]
         print(f"{c:22s} " + "  ".join(cells))
     out = ROOT / "experiments" / "results" / "construction_subjects.json"
