@@ -123,7 +123,8 @@ def test_probe_wording_never_repeats_a_training_sentence(minimal_pairs):
 
 @pytest.fixture(scope="module")
 def heldout():
-    return heldout_set(WORLD, TINY)
+    """The fixed probe: each construction said of the image it is defined with."""
+    return heldout_set(WORLD, TINY.model_copy(update={"probe_subjects": "fixed"}))
 
 
 def test_the_probe_follows_every_other_held_out_item(heldout):
@@ -216,7 +217,7 @@ def test_on_the_balanced_probe_word_matching_scores_one_half_on_every_constructi
     reading words looks strong on some constructions and weak on others (the README's comparative
     adjective); on the balanced probe, half of each construction's pairs are said of each image and
     it scores exactly 1/2, except the named-first pair, whose subject's place is what it tests."""
-    balanced = heldout_set(WORLD, TINY.model_copy(update={"probe_subjects": "balanced"}))
+    balanced = heldout_set(WORLD, TINY)  # the default
     for probe_set, expected in (
         (heldout, {c: float(SUBJECT[c] == "first") for c in CONSTRUCTIONS}),
         (balanced, {c: float(SUBJECT[c] == "first") if c.endswith("-named-first") else 0.5 for c in CONSTRUCTIONS}),

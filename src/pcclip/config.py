@@ -211,7 +211,6 @@ class FinetuneSettings(OptimSettings):
 class EvalSettings(Settings):
     """Held-out evaluation: new scenes (a seed the training never uses) and the eval phrasing pool."""
 
-    later_fields: ClassVar[tuple[str, ...]] = ("probe_subjects",)
     pairs_per_attribute: int = Field(200, ge=1, description="minimal pairs per attribute, each scored in both orders")
     zero_shot_per_class: int = Field(60, ge=1, description="single-object scenes per class and task")
     caption_scenes: int = Field(1000, ge=1, description="captioned scenes for CLIPScore and retrieval")
@@ -232,11 +231,11 @@ class EvalSettings(Settings):
     )
     comparative_neighbours: int = Field(3, ge=1, description="comparative prompting: classes paired with each class ('nearest')")
     comparatives_per_pair: int = Field(2, ge=1, description="oracle comparative sentences per ordered class pair")
-    probe_subjects: Literal["fixed", "balanced"] = Field(
-        "fixed",
-        description="construction probe: 'fixed' says each construction of the image it is defined with (the "
-        "README's study); 'balanced' says each one whose subject may move of the first image for half the pairs and "
-        "of the second for the rest, so that matching words without reading direction scores 1/2 on each",
+    probe_subjects: Literal["balanced", "fixed"] = Field(
+        "balanced",
+        description="construction probe: 'balanced' says each construction whose subject may move of the first "
+        "image for half the pairs and of the second for the rest, so that matching words without reading direction "
+        "scores 1/2 on each; 'fixed' says each one of the image it is defined with (studies before 2026-12-02)",
     )
 
 
