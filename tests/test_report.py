@@ -3,11 +3,14 @@ registry is aggregated over seeds and shown for the base model and every row, th
 choice beside the sign test with both chance levels."""
 
 import copy
+import json
 from types import SimpleNamespace
 
 import pytest
 
-from pcclip.report import format_run_table, write_report
+from pcclip.cli import main
+from pcclip.errors import PcclipError
+from pcclip.report import README_BEGIN, README_END, format_run_table, write_report
 from pcclip.study_tables import study_tables
 from pcclip.world.scene import ATTRIBUTES
 
@@ -66,7 +69,7 @@ def study() -> dict:
     cells = [cell("oracle"), cell("rule")]
     return {
         "name": "hand-made",
-        "settings": {"reference": {"generator": "oracle"}},
+        "settings": {"reference": {"generator": "oracle"}, "run": {"eval": {"probe_subjects": "balanced"}}},
         "seeds": [0, 1],
         "base": BASE,
         "reference": {"generator": "oracle", "trainable": "text-blocks", "why": "the paper's"},
@@ -138,3 +141,45 @@ def test_the_manifest_says_when_results_come_from_more_than_one_kind_of_hardware
     mixed = {**study, "computed_on": [{**one, "results": 3}, {**other, "results": 1}]}
     text = write_report(mixed, tmp_path / "mixed")[0].read_text()
     assert f"**Computed on 2 kinds of hardware** ({one['hardware']}; {other['hardware']})" in text
+
+
+def test_the_readme_holds_the_reports_summary_and_tables_and_nothing_else_changes(study, tmp_path):
+    readme = tmp_path / "README.md"
+    before, after = "# A project\n\nIts prose.\n\n", "\n\n## Later\n\nMore prose.\n"
+    readme.write_text(before + README_BEGIN + "\nan old table\n" + README_END + after)
+    md, _ = write_report(study, tmp_path / "docs" / "study", readme)
+    text = readme.read_text()
+    assert text.startswith(before + README_BEGIN + "\n") and text.endswith("\n\n" + README_END + after)
+    block = text[len(before + README_BEGIN) : -len(README_END + after)]
+    assert "an old table" not in block
+    # the report's summary: its intro (no title), its tables one heading level down, figures linked from the README
+    assert "# PC-CLIP" not in block and "Base model (no finetuning): difference accuracy" in block
+    assert "each construction said of the first image for half the pairs" in block  # the balanced probe
+    assert "\n### Ablation 1: which LLM writes the comparisons\n" in block
+    assert "![llm_bars](docs/study/figures/llm_bars.png)" in block
+    assert not any(t in block for t in ("Manifest", "Generation quality", "by attribute"))  # the report's details
+    report_lines = set(md.read_text().splitlines())
+    tables = [line for line in block.splitlines() if line.startswith("|")]
+    assert tables and all(line in report_lines for line in tables)
+    write_report(study, tmp_path / "docs" / "study", readme)
+    assert readme.read_text() == text  # a second copy replaces the first
+
+
+def test_the_report_command_names_what_is_wrong(study, tmp_path, capsys):
+    not_a_study = tmp_path / "results.json"
+    not_a_study.write_text('{"name": "x", "settings": {}}')
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    study_json = tmp_path / "study.json"
+    study_json.write_text(json.dumps(study))
+    for args, message in (
+        ([str(not_a_study)], f"{not_a_study}: not a study written by `pcclip study` (no seeds, base, reference,"),
+        ([str(tmp_path / "nowhere.json")], "nowhere.json: file not found"),
+        ([str(study_json), "--readme", str(readme)], f"{readme}: no place for the report; put the lines"),
+    ):
+        assert main(["report", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("pcclip: error: ") and message in err, err
+    with pytest.raises(PcclipError, match="no place for the report"):
+        write_report(study, tmp_path / "out", readme)
+    assert readme.read_text() == "# no markers\n"  # left as it was

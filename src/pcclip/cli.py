@@ -58,6 +58,13 @@ def _cmd_study(args: argparse.Namespace) -> None:
     print(f"report: {md} and {page}")
 
 
+def _cmd_report(args: argparse.Namespace) -> None:
+    from .report import read_study, write_report
+
+    md, page = write_report(read_study(args.study), args.output or args.study.parent, args.readme)
+    print(f"report: {md} and {page}" + (f"; its summary copied into {args.readme}" if args.readme else ""))
+
+
 def _cmd_models(args: argparse.Namespace) -> None:
     from .models import list_models, register_model_configs
 
@@ -207,6 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
         "job shares, the generations and the base model); writes no report",
     )
     study.set_defaults(func=_cmd_study)
+
+    report = sub.add_parser("report", help="the report of a saved study.json again (e.g. one gathered from a cluster)")
+    report.add_argument("study", type=Path, help="study.json written by `pcclip study`")
+    report.add_argument("--output", type=Path, help="where report.md, report.html and figures/ go (default: beside it)")
+    report.add_argument(
+        "--readme",
+        type=Path,
+        help="also copy the report's summary and tables into this markdown file, between its "
+        "'<!-- pcclip report: begin ... -->' and '<!-- pcclip report: end -->' lines",
+    )
+    report.set_defaults(func=_cmd_report)
 
     cache = sub.add_parser("cache", help="list cached results by stage, code version, size and age; prune stale ones")
     cache.add_argument(

@@ -10,7 +10,7 @@ import html
 import os
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial, wraps
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .cache import settings_hash
+from .cache import read_json, settings_hash
+from .errors import PcclipError
 from .headline import ABILITY_METRICS, HEADLINE_METRICS
 from .quality import QualityFit
 from .study_tables import TABLES
@@ -46,6 +47,7 @@ class Section:
     paragraphs: list[str] = field(default_factory=list)
     tables: list[tuple[list[str], list[list[str]]]] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
+    detail: bool = False  # the full report only; the README shows the others (`splice_readme`)
 
 
 def _cell(stat: dict) -> str:
@@ -352,8 +354,15 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
                 "interval and a Holm-corrected p over the table's rows and metrics.",
                 "Two views of difference accuracy: the held-out sentences (any construction, both orders of every pair) "
                 "and the construction probe: the same kind of pairs said in fixed constructions (the second image named "
-                "first, a verb of change, a relative clause, ...), each pair in both orders. 'worst construction' is "
-                "the lowest of them; a row's gain counts only if no construction falls below the base model.",
+                "first, a verb of change, a relative clause, ...), each pair in both orders"
+                + (
+                    ", each construction said of the first image for half the pairs and of the second for the rest "
+                    "(so that matching words without reading direction scores 1/2)"
+                    if study["settings"]["run"]["eval"].get("probe_subjects", "fixed") == "balanced"
+                    else ""
+                )
+                + ". 'worst construction' is the lowest of them; a row's gain counts only if no construction falls "
+                "below the base model.",
                 "Beside the sign test (the true sentence against its reversal), 'K-way difference choice' asks each held-out "
                 "pair to pick the true sentence among K: it, its reversal and one sentence about each other attribute. "
                 "It is shown, not tested: it reads the sign test's question again.",
@@ -390,6 +399,7 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
         Section(
             "Difference accuracy by attribute",
             figures=[_heatmap(study["tables"], base, path=figure_dir / "attributes_heatmap.png")],
+            detail=True,
         )
     )
 
@@ -426,6 +436,7 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
                 ),
                 (["generator", "caption of image 1", "caption of image 2", "comparison (kept)"], examples),
             ],
+            detail=True,
         )
     )
     where = [[", ".join(f"{k} {v}" for k, v in c.items() if k != "results"), str(c["results"])] for c in study["computed_on"]]
@@ -451,6 +462,7 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
                 *mixed,
             ],
             [(["computed with", "results"], where), (["", ""], manifest)],
+            detail=True,
         )
     )
     return sections
@@ -497,14 +509,34 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)])
 
 
-def to_markdown(sections: list[Section], relative_to: Path) -> str:
+def to_markdown(sections: list[Section], relative_to: Path, level: int = 1) -> str:
+    """The first section's title at heading `level`, the others one below it; figures linked relative
+    to the folder the markdown lives in."""
     out = []
     for i, s in enumerate(sections):
-        out.append(("# " if i == 0 else "## ") + s.title)
+        out.append("#" * (level + (i > 0)) + " " + s.title if s.title else "")
         out += s.paragraphs
         out += [_markdown_table(h, r) for h, r in s.tables]
         out += [f"![{f.stem}]({os.path.relpath(f, relative_to)})" for f in s.figures]
     return "\n\n".join(p for p in out if p) + "\n"
+
+
+README_BEGIN = "<!-- pcclip report: begin (`pcclip report STUDY_JSON --readme README`) -->"
+README_END = "<!-- pcclip report: end -->"
+
+
+def splice_readme(readme: Path, sections: list[Section]) -> None:
+    """Replace the README's copy of the report (between README_BEGIN and README_END) with the
+    report's summary sections, so the README's tables are the report's, never retyped."""
+    text = readme.read_text()
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        raise PcclipError(
+            f"{readme}: no place for the report; put the lines {README_BEGIN!r} and {README_END!r} where it goes"
+        )
+    summary = [replace(sections[0], title=""), *(s for s in sections[1:] if not s.detail)]
+    block = to_markdown(summary, readme.parent, level=2)
+    readme.write_text(text[: begin + len(README_BEGIN)] + "\n" + block.strip("\n") + "\n\n" + text[end:])
 
 
 def to_html(sections: list[Section]) -> str:
@@ -535,7 +567,20 @@ def to_html(sections: list[Section]) -> str:
     )
 
 
-def write_report(study: dict, output_dir: Path) -> tuple[Path, Path]:
+STUDY_KEYS = ("name", "settings", "seeds", "base", "reference", "tables", "generation", "skipped", "computed_on")
+
+
+def read_study(path: Path) -> dict:
+    """A study.json written by `pcclip study`, checked for what the report reads."""
+    study = read_json(path)
+    missing = [k for k in STUDY_KEYS if k not in study] if isinstance(study, dict) else list(STUDY_KEYS)
+    if missing:
+        raise PcclipError(f"{path}: not a study written by `pcclip study` (no {', '.join(missing)})")
+    return study
+
+
+def write_report(study: dict, output_dir: Path, readme: Path | None = None) -> tuple[Path, Path]:
+    """report.md, report.html and their figures in output_dir; with `readme`, its copy of the summary too."""
     output_dir = Path(output_dir)
     figure_dir = output_dir / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
@@ -543,4 +588,6 @@ def write_report(study: dict, output_dir: Path) -> tuple[Path, Path]:
     md, page = output_dir / "report.md", output_dir / "report.html"
     md.write_text(to_markdown(sections, output_dir))
     page.write_text(to_html(sections))
+    if readme is not None:
+        splice_readme(readme, sections)
     return md, page
