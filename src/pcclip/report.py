@@ -531,9 +531,7 @@ def splice_readme(readme: Path, sections: list[Section]) -> None:
     text = readme.read_text()
     begin, end = text.find(README_BEGIN), text.find(README_END)
     if begin < 0 or end < begin:
-        raise PcclipError(
-            f"{readme}: no place for the report; put the lines {README_BEGIN!r} and {README_END!r} where it goes"
-        )
+        raise PcclipError(f"{readme}: no place for the report; put the lines {README_BEGIN!r} and {README_END!r} where it goes")
     summary = [replace(sections[0], title=""), *(s for s in sections[1:] if not s.detail)]
     block = to_markdown(summary, readme.parent, level=2)
     readme.write_text(text[: begin + len(README_BEGIN)] + "\n" + block.strip("\n") + "\n\n" + text[end:])
