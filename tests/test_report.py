@@ -4,13 +4,14 @@ choice beside the sign test with both chance levels."""
 
 import copy
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from pcclip.cli import main
 from pcclip.errors import PcclipError
-from pcclip.report import README_BEGIN, README_END, format_run_table, write_report
+from pcclip.report import README_BEGIN, README_END, format_run_table, read_study, write_report
 from pcclip.study_tables import study_tables
 from pcclip.world.scene import ATTRIBUTES
 
@@ -183,3 +184,13 @@ def test_the_report_command_names_what_is_wrong(study, tmp_path, capsys):
     with pytest.raises(PcclipError, match="no place for the report"):
         write_report(study, tmp_path / "out", readme)
     assert readme.read_text() == "# no markers\n"  # left as it was
+
+
+def test_the_readme_shows_the_committed_study(tmp_path):
+    """The README's tables are docs/study/study.json's report, to the character: rendering that
+    study again changes nothing in them."""
+    root = Path(__file__).resolve().parents[1]
+    readme = tmp_path / "README.md"
+    readme.write_text((root / "README.md").read_text())
+    write_report(read_study(root / "docs" / "study" / "study.json"), tmp_path / "docs" / "study", readme)
+    assert readme.read_text() == (root / "README.md").read_text()
