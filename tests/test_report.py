@@ -162,8 +162,13 @@ def test_the_readme_holds_the_reports_summary_and_tables_and_nothing_else_change
     report_lines = set(md.read_text().splitlines())
     tables = [line for line in block.splitlines() if line.startswith("|")]
     assert tables and all(line in report_lines for line in tables)
-    write_report(study, tmp_path / "docs" / "study", readme)
+    echoed = []
+    write_report(study, tmp_path / "docs" / "study", readme, echo=echoed.append)
     assert readme.read_text() == text  # a second copy replaces the first
+    # the console (`pcclip study`) shows the same summary, under the report's title
+    (console,) = echoed
+    assert console.startswith("# PC-CLIP") and all(line in console.splitlines() for line in tables)
+    assert not any(t in console for t in ("Manifest", "Generation quality", "by attribute"))
 
 
 def test_the_report_command_names_what_is_wrong(study, tmp_path, capsys):

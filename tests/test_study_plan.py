@@ -73,11 +73,11 @@ def test_measured_costs_name_their_source_and_the_default_plan_is_estimated_from
     finetune = next(c for c in COSTS if c.stage == "finetune")
     evaluate = next(c for c in COSTS if c.stage == "evaluate")
     job = plan.jobs[0]
-    assert job.train_samples == 1600 * 5  # 80% of 1,000 minimal pairs in both orders, 5 epochs
+    assert job.train_samples == 1600 * 7  # 80% of 1,000 minimal pairs in both orders, 7 epochs
     expected = (job.train_samples * finetune.seconds + evaluate.seconds) * 2 / 3600
     assert job.hours.cpu_core == pytest.approx(expected) and job.hours.gpu is None  # no GPU figure exists
     keep_clip = [j for j in plan.jobs if j.rows == ("variants/keep-clip",)]
-    assert len(keep_clip) == 3 and all(j.train_samples == 1600 * 5 for j in keep_clip)
+    assert len(keep_clip) == 3 and all(j.train_samples == 1600 * 7 for j in keep_clip)
     assert {c.stage for c in plan.costs_used} == {"finetune", "evaluate", "pretrain", "generate"}
     assert all(c.stage != "reference" for c in plan.costs_used)  # shown for scale, never used
 

@@ -51,8 +51,7 @@ def _cmd_study(args: argparse.Namespace) -> None:
     settings = load_study(args.config, args.set)
     output = args.output or Path("runs") / settings.name
     study = run_study(settings, output)
-    md, page = write_report(study, output)
-    print(md.read_text().split("## Difference accuracy by attribute")[0])
+    md, page = write_report(study, output, echo=print)
     times = ", ".join(f"{k} {v:.1f}s" for k, v in study["stage_seconds"].items()) or "all cached"
     print(f"stage times: {times}; peak memory {study['peak_rss_mb']:.0f} MB")
     print(f"report: {md} and {page}")

@@ -525,15 +525,20 @@ README_BEGIN = "<!-- pcclip report: begin (`pcclip report STUDY_JSON --readme RE
 README_END = "<!-- pcclip report: end -->"
 
 
+def summary(sections: list[Section]) -> list[Section]:
+    """What the README and the console show of a report: every section but the detail ones."""
+    return [s for s in sections if not s.detail]
+
+
 def splice_readme(readme: Path, sections: list[Section]) -> None:
     """Replace the README's copy of the report (between README_BEGIN and README_END) with the
-    report's summary sections, so the README's tables are the report's, never retyped."""
+    report's summary, so the README's tables are the report's, never retyped."""
     text = readme.read_text()
     begin, end = text.find(README_BEGIN), text.find(README_END)
     if begin < 0 or end < begin:
         raise PcclipError(f"{readme}: no place for the report; put the lines {README_BEGIN!r} and {README_END!r} where it goes")
-    summary = [replace(sections[0], title=""), *(s for s in sections[1:] if not s.detail)]
-    block = to_markdown(summary, readme.parent, level=2)
+    first, *rest = summary(sections)
+    block = to_markdown([replace(first, title=""), *rest], readme.parent, level=2)
     readme.write_text(text[: begin + len(README_BEGIN)] + "\n" + block.strip("\n") + "\n\n" + text[end:])
 
 
@@ -577,8 +582,11 @@ def read_study(path: Path) -> dict:
     return study
 
 
-def write_report(study: dict, output_dir: Path, readme: Path | None = None) -> tuple[Path, Path]:
-    """report.md, report.html and their figures in output_dir; with `readme`, its copy of the summary too."""
+def write_report(
+    study: dict, output_dir: Path, readme: Path | None = None, echo: Callable[[str], None] | None = None
+) -> tuple[Path, Path]:
+    """report.md, report.html and their figures in output_dir; with `readme`, its copy of the summary
+    too; with `echo`, the summary as markdown is passed to it (the console's view)."""
     output_dir = Path(output_dir)
     figure_dir = output_dir / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
@@ -588,4 +596,6 @@ def write_report(study: dict, output_dir: Path, readme: Path | None = None) -> t
     page.write_text(to_html(sections))
     if readme is not None:
         splice_readme(readme, sections)
+    if echo is not None:
+        echo(to_markdown(summary(sections), output_dir))
     return md, page
