@@ -145,7 +145,7 @@ def test_the_default_plan_is_one_file_that_pcclip_study_and_make_study_both_read
     assert settings.reference.generator == "smollm2-135m" and settings.run.seeds == (0, 1, 2, 3, 4)
     assert settings.table_seeds == {"encoders": (0, 1, 2), "quality": (0, 1, 2), "variants": (0, 1, 2)}
     assert settings.quality.error_rates == (0.25, 0.5, 0.75, 1.0) and "keep-clip" in settings.variants
-    assert settings.run.pairs.both_orders and (settings.run.pairs.pairs, settings.run.finetune.epochs) == (2000, 5)
+    assert settings.run.pairs.both_orders and (settings.run.pairs.pairs, settings.run.finetune.epochs) == (2000, 7)
     assert settings.llm_ablation[-2:] == ("smollm2-135m-values", "gemma3-270m-values")  # each offline LLM at its best prompt
 
 
