@@ -54,32 +54,34 @@ class Cost:
     source: str
 
 
-# The README's study: its stage_seconds are those of its last process (git d61ee11), which made 32 of
-# its 34 results (`computed_on`: the base model's and the oracle's seed-0 came from earlier commits).
-_DOCS_STUDY = "docs/study/study.json (the README's study, 2026-12-02, 2-core x86_64 VM, 2 torch threads, fp32)"
+# The README's study: 41 of its 49 finetunes and 46 of its 50 evaluations ran in the process timed
+# (the base model, the oracle's seeds 0-4 and keep-clip's seeds 0-2 came from the cache).
+_DOCS_STUDY = (
+    "docs/study/study.json (the README's study, 2026-12-02, 2-core Intel Xeon VM, family 6 model 167, idle, "
+    "2 torch threads, fp32)"
+)
 _EMBEDDED_WORLD = {"model.name": "pcclip-vit-t8-minilm", "model.pretrained": None, "world.image_size": 64}
 
-# The one table of measured costs. Figures are as measured (shared machines included); divide a total
-# by your own speed-up, never add figures measured for another model or device.
+# The one table of measured costs. Figures are as measured; divide a total by your own speed-up, never
+# add figures measured for another model or device.
 COSTS: tuple[Cost, ...] = (
     Cost(
         "finetune",
         "cpu",
         2,
-        1714.03 / (32 * 800 * 5),  # 13.4 ms per sample
+        3705.56 / (41 * 1600 * 7),  # 8.1 ms per sample
         {**_EMBEDDED_WORLD, "finetune.precision": "fp32", "finetune.batch_size": 64},
-        f"{_DOCS_STUDY}: stage_seconds.finetune = 1714.03 s for 32 finetunes of 800 pairs x 5 epochs = 128,000 "
-        "samples (20 text-blocks, 3 text, 3 image, 3 both, 3 with the caption loss; batch 64; the README says 33, "
-        "but its provenance shows 32 made by the process timed)",
+        f"{_DOCS_STUDY}: stage_seconds.finetune = 3705.56 s for 41 finetunes of 1,600 pairs x 7 epochs = 459,200 "
+        "samples (20 on the LLM rows, 12 on the degraded oracle, 9 text / image / both; batch 64)",
     ),
     Cost(
         "evaluate",
         "cpu",
         2,
-        648.22 / 32,  # 20.3 s per model
+        503.64 / 46,  # 10.9 s per model
         {**_EMBEDDED_WORLD, "eval": EvalSettings().model_dump(mode="json"), "benchmarks": []},
-        f"{_DOCS_STUDY}: stage_seconds.evaluate = 648.22 s for its 32 evaluations on the default held-out set, "
-        "construction probe included (the README says 34; 32 were made by the process timed)",
+        f"{_DOCS_STUDY}: stage_seconds.evaluate = 503.64 s for its 46 evaluations on the default held-out set, "
+        "construction probe included",
     ),
     Cost(
         "pretrain",
@@ -93,12 +95,19 @@ COSTS: tuple[Cost, ...] = (
         "generate",
         "cpu",
         2,
-        486.06 / 1000,
+        281.97 / 2000,
         {"backend.backend": "hf", "backend.model": "smollm2-135m"},
-        f"{_DOCS_STUDY}: stage_seconds['generate smollm2-135m'] = 486.06 s for its 1,000-pair pool (the paper's "
-        "prompt, chat style, 40 new tokens, batch 64), the machine shared with another job at the time (the README "
-        "gives 215 s idle; other prompts of the same model: 2.9-3.8 pairs/s on 1 thread, benchmarks/RESULTS.md "
-        "'Local LM generation')",
+        f"{_DOCS_STUDY}: stage_seconds['generate smollm2-135m'] = 281.97 s for its 2,000-pair pool (the paper's "
+        "prompt, chat style, 40 new tokens, batch 64; its best prompt 314.79 s)",
+    ),
+    Cost(
+        "generate",
+        "cpu",
+        2,
+        288.23 / 2000,
+        {"backend.backend": "hf", "backend.model": "gemma3-270m"},
+        f"{_DOCS_STUDY}: stage_seconds['generate gemma3-270m-values'] = 288.23 s for its 2,000-pair pool (five-shot "
+        "completion, batch 64)",
     ),
     Cost(
         "generate",
@@ -114,25 +123,25 @@ COSTS: tuple[Cost, ...] = (
         "generate",
         "cpu",
         2,
-        0.11 / 1000,
+        0.15 / 2000,
         {"backend.backend": "oracle"},
-        f"{_DOCS_STUDY}: stage_seconds['generate oracle'] = 0.11 s for 1,000 pairs",
+        f"{_DOCS_STUDY}: stage_seconds['generate oracle'] = 0.15 s for 2,000 pairs",
     ),
     Cost(
         "generate",
         "cpu",
         2,
-        0.18 / 1000,
+        0.37 / 2000,
         {"backend.backend": "rule"},
-        f"{_DOCS_STUDY}: stage_seconds['generate rule'] = 0.18 s for 1,000 pairs",
+        f"{_DOCS_STUDY}: stage_seconds['generate rule'] = 0.37 s for 2,000 pairs",
     ),
     Cost(
         "generate",
         "cpu",
         2,
-        0.65 / 1000,
+        0.60 / 2000,
         {"backend.backend": "degraded-oracle"},
-        f"{_DOCS_STUDY}: stage_seconds['generate oracle-100%-errors'] = 0.65 s for 1,000 pairs (the slowest of 4 rates)",
+        f"{_DOCS_STUDY}: stage_seconds['generate oracle-100%-errors'] = 0.60 s for 2,000 pairs (the slowest of 4 rates)",
     ),
     Cost(
         "reference",
