@@ -66,6 +66,15 @@ def timed_finetune(name: str, data: PairData, settings, cached: bool) -> tuple[f
     return time.perf_counter() - start, [b - a for a, b in itertools.pairwise(step_ends)]
 
 
+def training_pairs(run: RunSettings, limit: int | None) -> tuple[list, dict, object]:
+    """(the first `limit` training pairs of `pcclip run`'s pool, default its train fraction; their
+    oracle sentences; the image loader)."""
+    pipeline = Pipeline(run, Path(tempfile.mkdtemp()), log=lambda _: None)
+    sentences, _ = pipeline.comparisons("run", run.generator)  # the store `pcclip run` fills
+    pairs, load_images = pipeline.pair_pool
+    return pairs[: limit or round(run.pairs.train_fraction * len(pairs))], sentences, load_images
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image-tower", help="an open_clip architecture whose image tower to use, e.g. ViT-B-32")
@@ -75,10 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     run = RunSettings()
-    pipeline = Pipeline(run, Path(tempfile.mkdtemp()), log=lambda _: None)
-    sentences, _ = pipeline.comparisons("run", run.generator)  # the store `pcclip run` fills
-    pairs, load_images = pipeline.pair_pool
-    chosen = pairs[: args.pairs or round(run.pairs.train_fraction * len(pairs))]
+    chosen, sentences, load_images = training_pairs(run, args.pairs)
     with tempfile.TemporaryDirectory() as folder:
         name = model_name(args.image_tower, Path(folder))
         data = pair_data(chosen, sentences, load_images, create_model(name)[0])

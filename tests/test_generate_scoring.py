@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pcclip.generate.pairs import build_pairs
-from pcclip.generate.scoring import AgreementReport, agreement, judge_sentence
+from pcclip.generate.scoring import FIRST, SECOND, AgreementReport, agreement, first_named, judge_sentence
+from pcclip.quality import BALANCED_ORDER
 from pcclip.world.phrasing import difference_sentence, difference_sentences
 from pcclip.world.scene import ATTRIBUTES, Scene, WorldConfig, perturb, sample_scenes
 from test_generate_filters import record
@@ -98,17 +99,44 @@ def test_multi_attribute_oracle_sentences_on_random_pairs_score_correct():
     assert {judge_sentence(d.text, a, b).verdict for d, a, b in sentences if d} == {"correct"}
 
 
+@pytest.mark.parametrize(
+    "sentence, image",
+    [
+        ("image 1 has red circles, image 2 has blue ones", FIRST),
+        ("In image two the circle is green; in image one it is red.", SECOND),
+        ("the latter picture's shapes are bigger than the former's", SECOND),
+        ("where the second photo has diamonds, the first photo has hearts", SECOND),
+        ("the shapes are bigger", None),
+    ],
+)
+def test_first_named_is_the_image_a_sentence_names_first(sentence, image):
+    assert first_named(sentence) == image
+
+
+def test_the_oracle_names_each_image_first_in_a_balanced_share_of_its_sentences():
+    """What `pcclip score --curve` compares a writer with: the curve's writers are the oracle's."""
+    world, rng = WorldConfig(), np.random.default_rng(0)
+    named = []
+    for k, scene in enumerate(sample_scenes(200, 7, world)):
+        other = perturb(scene, ATTRIBUTES[k % 5], rng, world)
+        named.append(first_named(difference_sentence(scene, other, rng, "train").text))
+    low, high = BALANCED_ORDER
+    assert low < named.count(SECOND) / len(named) < high
+
+
 def test_agreement_report_over_records():
     items = [("a", "x", A.attributes()), ("b", "y", B["count"].attributes())]
     pairs = build_pairs(items)  # a>b and b>a
     good = replace(record("There are fewer circles in the first image."), pair_id="a>b")
+    second_first = replace(record("The second image has more circles than the first."), pair_id="a>b")
     wrong = replace(record("There are fewer circles in the first image."), pair_id="b>a")
     failed = replace(record(None, status="failed"), pair_id="a>b")
-    report = agreement([good, wrong, failed], pairs, text="raw")
-    assert (report.total, report.names_difference, report.correct) == (2, 2, 1)
-    assert report.verdicts == {"correct": 1, "wrong-direction": 1}
-    assert report.correct_by_attribute == {"count": (1, 2)}
-    assert report.lines()[0].startswith("agreement on 2 sentences: names a real difference 100.0%, correct")
+    report = agreement([good, second_first, wrong, failed], pairs, text="raw")
+    assert (report.total, report.names_difference, report.correct, report.correct_second_first) == (3, 3, 2, 1)
+    assert report.verdicts == {"correct": 2, "wrong-direction": 1}
+    assert report.correct_by_attribute == {"count": (2, 3)}
+    assert "of the correct, name the second image first: 50.0%" in report.lines()[1]
+    assert report.lines()[0].startswith("agreement on 3 sentences: names a real difference 100.0%, correct")
     assert AgreementReport.from_json(json.loads(json.dumps(report.to_json()))) == report  # as the study caches it
 
 

@@ -9,7 +9,7 @@ import pytest
 from pcclip.cli import main
 from pcclip.errors import PcclipError
 from pcclip.generate import agreement, load_pairs, load_records
-from pcclip.quality import fit_quality, fit_study_curve
+from pcclip.quality import BALANCED_ORDER, fit_quality, fit_study_curve, order_caveat
 
 SLOPE, INTERCEPT = 0.12, 0.45
 
@@ -136,6 +136,23 @@ def test_score_places_the_records_on_a_study_curve(scored_world, capsys):
         f"correct: {correct:.2f} -> predicted difference accuracy {prediction.value:.3f} "
         f"[{prediction.low:.2f}, {prediction.high:.2f}]"
     )
+
+
+def test_score_calls_the_prediction_an_upper_bound_for_a_fixed_order_writer(scored_world, capsys):
+    # The rule writes "the first image has ... where the second image has ...", the second image first
+    # only where the first has no word of its own.
+    generate = ["generate", "pairs.jsonl", "--store", "rule.sqlite", "-o", "rule.jsonl", "--quiet"]
+    assert main([*generate, "--set", "backend.backend=rule"]) == 0
+    write_study(scored_world / "study.json", [{"correctness": x, "value": 0.5 + 0.2 * x} for x in (0.0, 0.5, 1.0, 1.0)])
+    capsys.readouterr()
+    assert main(["score", "rule.jsonl", "pairs.jsonl", "--curve", "study.json"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    report = agreement(load_records(scored_world / "rule.jsonl"), load_pairs(scored_world / "pairs.jsonl"))
+    share = report.correct_second_first / report.correct
+    assert share < BALANCED_ORDER[0] and f"of the correct, name the second image first: {share:.1%}" in out[1]
+    assert out[-2].startswith("correct: ") and out[-1] == order_caveat(share)
+    assert out[-1].startswith(f"upper bound: {share:.0%} of its correct sentences name the second image first")
+    assert order_caveat(0.5) is None  # the curve's own writers
 
 
 def test_score_says_when_the_prediction_extrapolates(scored_world, capsys):

@@ -61,6 +61,7 @@ def generation(correct: float) -> dict:
         "mean_chars": 40.0,
         "names_a_real_difference": correct,
         "correct": correct,
+        "correct_second_first": 0.5,
         "examples": [],
     }
 

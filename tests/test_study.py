@@ -299,10 +299,11 @@ def test_missing_data_stops_the_study_instead_of_skipping_every_generator(tmp_pa
 
 def test_report_without_ground_truth_says_n_a(tmp_path, finished):
     _, study = finished
-    generation = {name: {**g, "correct": None, "names_a_real_difference": None} for name, g in study["generation"].items()}
+    unjudged = {"correct": None, "names_a_real_difference": None, "correct_second_first": None}
+    generation = {name: {**g, **unjudged} for name, g in study["generation"].items()}
     md, _ = write_report({**study, "generation": generation}, tmp_path)
     text = md.read_text()
-    assert "Real data has no ground truth (n/a)." in text and "| n/a | n/a |" in text
+    assert "Real data has no ground truth (n/a)." in text and "| n/a | n/a | n/a |" in text
 
 
 def test_a_study_with_a_quality_axis_and_a_variant_fits_the_dose_response(tmp_path):

@@ -270,6 +270,7 @@ class Pipeline:
                 "mean_chars": statistics.fmean(len(t) for t in sentences.values()) if sentences else 0.0,
                 "names_a_real_difference": truth.names_difference / max(truth.total, 1) if truth else None,
                 "correct": truth.correct / max(truth.total, 1) if truth else None,
+                "correct_second_first": truth.correct_second_first / max(truth.correct, 1) if truth else None,
                 "examples": [
                     {"caption_a": r.caption_a, "caption_b": r.caption_b, "raw": r.raw, "kept": r.cleaned} for r in kept[:4]
                 ],

@@ -414,6 +414,7 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
                 f"{g['mean_chars']:.0f}",
                 _share(g["names_a_real_difference"]),
                 _share(g["correct"]),
+                _share(g.get("correct_second_first")),  # absent from studies written before it was measured
             ]
         )
         examples += [[name, e["caption_a"], e["caption_b"], e["kept"]] for e in g["examples"]]
@@ -422,7 +423,9 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
             "Generation quality per generator",
             [
                 "Agreement is judged against the world's ground truth on the kept sentences: does the sentence name an "
-                "attribute that really differs, and is it correct (right attribute, right way round)?"
+                "attribute that really differs, and is it correct (right attribute, right way round)? Of the "
+                "correct ones, how many name the second image first: a writer that always names image 1 first "
+                "teaches word position, not direction."
                 + (
                     " Real data has no ground truth (n/a)."
                     if any(g["correct"] is None for g in study["generation"].values())
@@ -431,7 +434,16 @@ def build_sections(study: dict, figure_dir: Path) -> list[Section]:
             ],
             [
                 (
-                    ["generator", "pairs", "failed", "kept after filter", "mean chars", "names a real difference", "correct"],
+                    [
+                        "generator",
+                        "pairs",
+                        "failed",
+                        "kept after filter",
+                        "mean chars",
+                        "names a real difference",
+                        "correct",
+                        "of the correct: second image named first",
+                    ],
                     gen_rows,
                 ),
                 (["generator", "caption of image 1", "caption of image 2", "comparison (kept)"], examples),

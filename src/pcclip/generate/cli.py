@@ -87,7 +87,7 @@ def _cmd_score(args: argparse.Namespace) -> None:
     writer this correct lands on that study's quality curve, read from its `quality_curve` key:
     {"metric": name, "points": [{"correctness": x, "value": y}, ...]} (pcclip.quality.fit_study_curve)."""
     from ..cache import read_json
-    from ..quality import fit_study_curve
+    from ..quality import fit_study_curve, order_caveat
     from .pairs import load_pairs
     from .scoring import agreement
     from .store import load_records
@@ -111,6 +111,9 @@ def _cmd_score(args: argparse.Namespace) -> None:
             f"[{prediction.low:.2f}, {prediction.high:.2f}]"
             + (f" (extrapolated: the curve spans correct {low:.2f}-{high:.2f})" if prediction.extrapolated else "")
         )
+        caveat = order_caveat(report.correct_second_first / max(report.correct, 1))
+        if caveat:
+            print(caveat)
 
 
 def _cmd_store_merge(args: argparse.Namespace) -> None:

@@ -234,6 +234,13 @@ def _caption_anchor(pattern: re.Pattern, captions: Sequence[str]) -> int | None:
     return found.index(True) if len(found) == 2 and sum(found) == 1 else None
 
 
+def first_named(text: str) -> int | None:
+    """The image a sentence names first (FIRST, SECOND), or None where it names neither. A writer
+    that always names image 1 first teaches word position, not direction (README, 'Which LLM')."""
+    found = [(m.start(), image) for image, pattern in _REFS if (m := pattern.search(text.lower()))]
+    return min(found)[1] if found else None
+
+
 def _holds(scene: Scene, attribute: str, value: Any) -> bool:
     if attribute == "size":
         return scene.size_bin == value
@@ -348,12 +355,13 @@ def judge_sentence(text: str, a: Scene, b: Scene, captions: Sequence[str] = ()) 
 @dataclass
 class AgreementReport:
     """Agreement of a set of sentences with the ground truth: how many name a real difference, how
-    many are correct, the verdict counts, and the share correct by the attribute that differs (for
-    pairs differing in exactly one attribute)."""
+    many are correct and how many of those name the second image first, the verdict counts, and the
+    share correct by the attribute that differs (for pairs differing in exactly one attribute)."""
 
     total: int = 0
     names_difference: int = 0
     correct: int = 0
+    correct_second_first: int = 0  # correct sentences that name the second image first
     verdicts: dict[str, int] = field(default_factory=dict)
     correct_by_attribute: dict[str, tuple[int, int]] = field(default_factory=dict)  # attribute -> (correct, pairs)
 
@@ -370,6 +378,8 @@ class AgreementReport:
         out = [
             f"agreement on {self.total} sentences: names a real difference {self.names_difference / n:.1%}, "
             f"correct (right attribute, right way round) {self.correct / n:.1%}",
+            f"  of the correct, name the second image first: {self.correct_second_first / max(self.correct, 1):.1%} "
+            "(a writer that always names one image first teaches word position, not direction)",
             "  verdicts: " + ", ".join(f"{k} {v}" for k, v in self.verdicts.items()),
         ]
         if self.correct_by_attribute:
@@ -395,6 +405,7 @@ def agreement(records: Sequence[GenerationRecord], pairs: Sequence[PairRecord], 
         report.total += 1
         report.names_difference += judgement.names_difference
         report.correct += judgement.verdict == "correct"
+        report.correct_second_first += judgement.verdict == "correct" and first_named(sentence) == SECOND
         verdicts[judgement.verdict] += 1
         differing = differing_attributes(a, b)
         if len(differing) == 1:
