@@ -202,14 +202,40 @@ def test_provenance_names_the_cpu_kind_and_its_vector_unit(monkeypatch, tmp_path
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(
-        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\n"
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n"
+        "flags\t\t: fpu avx512f avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n"
     )
     real_path = prov.Path
     monkeypatch.setattr(prov, "Path", lambda p: cpuinfo if p == "/proc/cpuinfo" else real_path(p))
     prov.cpu.cache_clear()
+    prov._cpuinfo.cache_clear()
     try:
         assert prov.cpu() == f"AMD EPYC (family 26, model 2), {torch.backends.cpu.get_cpu_capability()}"
         assert prov.hardware().split(", ")[1:3] == ["AMD EPYC (family 26", "model 2)"]
         assert prov.provenance()["hardware"] == prov.hardware()
+        assert prov.cpu_flags() == {"fpu", "avx512f", "avx512_bf16"}  # the first CPU's
     finally:
         prov.cpu.cache_clear()
+        prov._cpuinfo.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [("fpu avx512f amx_tile amx_bf16", "bf16"), ("fpu avx512f avx512_bf16", "bf16"), ("fpu avx2 avx512f", "fp32"), ("", "fp32")],
+)
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_and_the_key_names_it(flags, expected, tmp_path, monkeypatch):
+    import torch
+
+    from pcclip import optim
+
+    monkeypatch.setattr(optim, "cpu_flags", lambda: frozenset(flags.split()))
+    settings = tiny(tmp_path / "cache", seeds=(0,))
+    auto = settings.finetune.model_copy(update={"precision": "auto"})
+    assert optim.concrete_precision(auto, torch.device("cpu")).precision == expected
+    assert optim.concrete_precision(settings.finetune, torch.device("cpu")) == settings.finetune  # fp32 stays
+    pipeline = Pipeline(settings, tmp_path / "out", log=lambda _: None)
+    keys = {
+        p: pipeline.finetune_key("run", settings.generator, auto.model_copy(update={"precision": p}), 0)
+        for p in ("auto", "bf16", "fp32")
+    }
+    assert keys["auto"] == keys[expected] and keys["bf16"] != keys["fp32"]

@@ -56,7 +56,9 @@ class OptimSettings(Settings):
     gamma: float = Field(0.9, gt=0, le=1, description="per-epoch decay of the exponential schedule")
     warmup_steps: int = Field(0, ge=0)
     grad_clip: float = Field(1.0, ge=0, description="clip the gradient norm at this value (0: no clipping, as the paper)")
-    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast where the device supports it")
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32", description="bf16: autocast; auto: bf16 where the device computes it natively (pcclip.optim.native_bf16)"
+    )
     compile: bool = Field(False, description="torch.compile the loss computation, forward and backward (for GPUs)")
     checkpoint_every: int = Field(0, ge=0, description="save a resumable training state every N steps (0: never)")
 

@@ -31,7 +31,7 @@ from .data import heldout_set, training_pair_pool, training_scenes
 from .errors import PcclipError
 from .generate import AgreementReport, GenerationRecord, GenerationSettings, agreement, apply_filter, generate
 from .generate.pairs import PairRecord, load_pairs, save_pairs
-from .optim import distributed_rank_and_size, resolve_device
+from .optim import concrete_precision, distributed_rank_and_size, resolve_device
 from .provenance import computed_on, provenance
 from .stages import STAGES, code_versions, stage_folder
 from .world.render import render_batch
@@ -134,7 +134,7 @@ class Pipeline:
         self.base_key = settings_hash(
             settings.world,
             settings.model,
-            settings.pretrain,
+            concrete_precision(settings.pretrain, self.device),
             _file_identity(settings.model.pretrained),
             code_versions("pretrain"),
         )
@@ -319,7 +319,7 @@ class Pipeline:
             self.pool_key,
             generator,
             generation,
-            finetune.model_dump(mode="json", exclude={"wise_alpha"}),
+            concrete_precision(finetune, self.device).model_dump(mode="json", exclude={"wise_alpha"}),
             seed,
             sorted(sentences.items()),
             code_versions("finetune"),

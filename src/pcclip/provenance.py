@@ -42,16 +42,28 @@ def git_commit() -> str:
 
 
 @cache
-def cpu() -> str:
-    """The CPU's model, family and model number (Linux) and the vector unit torch's kernels use: float
-    results on the CPU repeat exactly on the same kind of CPU, not always across kinds (README)."""
-    import torch
-
+def _cpuinfo() -> dict[str, str]:
+    """The first CPU's fields in /proc/cpuinfo (Linux; empty elsewhere)."""
     fields: dict[str, str] = {}
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
             fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's instruction-set flags (Linux; empty elsewhere)."""
+    return frozenset(_cpuinfo().get("flags", "").split())
+
+
+@cache
+def cpu() -> str:
+    """The CPU's model, family and model number (Linux) and the vector unit torch's kernels use: float
+    results on the CPU repeat exactly on the same kind of CPU, not always across kinds (README)."""
+    import torch
+
+    fields = _cpuinfo()
     name = fields.get("model name") or platform.processor() or "unknown CPU"
     if "cpu family" in fields and "model" in fields:
         name += f" (family {fields['cpu family']}, model {fields['model']})"
