@@ -120,6 +120,8 @@ def test_a_study_served_from_the_cache_loads_no_training_code(tmp_path, finished
 def test_config_typos_name_the_key_and_the_choices(tmp_path):
     with pytest.raises(PcclipError, match="llm_ablation: unknown generator 'gpt5'"):
         load_settings(StudySettings, None, ['llm_ablation=["oracle", "gpt5"]'])
+    with pytest.raises(PcclipError, match="swapped.generators: unknown generator 'gpt5'"):
+        load_settings(StudySettings, None, ['swapped.generators=["gpt5"]'])
     with pytest.raises(PcclipError, match="unknown encoder choice 'images'"):
         load_settings(StudySettings, None, ['encoder_ablation=["images"]'])
     with pytest.raises(PcclipError, match="run.finetune.lrr: unknown key"):
@@ -143,7 +145,8 @@ def test_the_default_plan_is_one_file_that_pcclip_study_and_make_study_both_read
     assert load_study() == load_settings(StudySettings, CONFIGS / "embedded-default.toml")
     settings = load_study()
     assert settings.reference.generator == "smollm2-135m" and settings.run.seeds == (0, 1, 2, 3, 4)
-    assert settings.table_seeds == {"encoders": (0, 1, 2), "quality": (0, 1, 2), "variants": (0, 1, 2)}
+    assert settings.table_seeds == {"encoders": (0, 1, 2), "quality": (0, 1, 2), "order": (0, 1, 2), "variants": (0, 1, 2)}
+    assert settings.swapped.generators == ("rule", "smollm2-135m-values") and settings.swapped.share == 0.5
     assert settings.quality.error_rates == (0.25, 0.5, 0.75, 1.0) and "keep-clip" in settings.variants
     assert settings.run.pairs.both_orders and (settings.run.pairs.pairs, settings.run.finetune.epochs) == (2000, 7)
     assert settings.llm_ablation[-2:] == ("smollm2-135m-values", "gemma3-270m-values")  # each offline LLM at its best prompt
@@ -306,17 +309,24 @@ def test_report_without_ground_truth_says_n_a(tmp_path, finished):
     assert "Real data has no ground truth (n/a)." in text and "| n/a | n/a | n/a |" in text
 
 
-def test_a_study_with_a_quality_axis_and_a_variant_fits_the_dose_response(tmp_path):
+def test_a_study_with_a_quality_axis_swapped_clauses_and_a_variant_fits_the_dose_response(tmp_path):
     settings = tiny_study(
         tmp_path,
         quality={"error_rates": [0.5, 1.0]},
-        table_seeds={"quality": [0, 1]},
+        swapped={"generators": ["rule"], "share": 0.5},
+        table_seeds={"quality": [0, 1], "order": [0, 1]},
         variants={"keep-clip": {"caption_loss_weight": 0.1}},
     )
     study = run_study(settings, tmp_path / "out", log=lambda _: None)
     quality = study["tables"]["quality"]
     assert [r["name"] for r in quality] == ["oracle", "oracle-50%-errors", "oracle-100%-errors"] and quality[0]["reference"]
     assert [r["name"] for r in study["tables"]["variants"]] == ["paper's loss", "keep-clip"]
+    order = study["tables"]["order"]
+    assert [(r["name"], r["generator"]) for r in order] == [("oracle", "oracle"), ("rule, clauses swapped", "rule")]
+    cells = {(c.table, c.row): c for c in settings.cells()}
+    swapped, rule = cells[("order", "rule, clauses swapped")], cells[("llm", "rule")]
+    assert swapped.finetune == rule.finetune.model_copy(update={"swap_clauses": 0.5}) and swapped.run_key != rule.run_key
+    assert cells[("order", "oracle")].run_key == cells[("llm", "oracle")].run_key  # the same runs
     # the oracle rows of every table are one set of runs
     assert quality[0]["difference_accuracy"]["values"] == study["tables"]["llm"][0]["difference_accuracy"]["values"]
     correct = {g: study["generation"][g]["correct"] for g in ("oracle", "oracle-50%-errors", "oracle-100%-errors")}
@@ -328,6 +338,7 @@ def test_a_study_with_a_quality_axis_and_a_variant_fits_the_dose_response(tmp_pa
     md, _ = write_report(study, tmp_path / "out")
     text = md.read_text()
     assert "## Comparison quality: the dose-response" in text and "## Keeping what CLIP could do" in text
+    assert "## Word order: the writers that name image 1 first, with clauses swapped" in text
     assert (tmp_path / "out" / "figures" / "quality_curve.png").stat().st_size > 1000
 
 

@@ -169,6 +169,14 @@ class FinetuneSettings(OptimSettings):
         description="contrastive: each sentence also meets every pair's reversed direction b - a as a negative "
         "(its own pair's among them), so that it must read the direction (False: the paper)",
     )
+    swap_clauses: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of the training sentences of the form 'image 1 has X, image 2 has Y' said with their clauses "
+        "swapped, drawn per seed: breaks a fixed-order writer's word-position shortcut (0: the paper; "
+        "pcclip.generate.clauses)",
+    )
     caption_loss_weight: float = Field(
         0.0, ge=0, description="weight of the standard CLIP loss on the batch's images and captions (0: the paper)"
     )

@@ -18,6 +18,7 @@ from open_clip.loss import ClipLoss
 from .config import FinetuneSettings
 from .encode import encode_images, fit_tokens, images_to_tensor, model_device, tokenize
 from .errors import PcclipError
+from .generate.clauses import swap_clauses
 from .losses import LOSSES
 from .optim import distributed_rank_and_size, epoch_batches, train_loop
 from .towers import ENCODER_CHOICES, IMAGE_TOWER_PREFIX
@@ -64,6 +65,14 @@ class PairData:
     captions: list[str] | None = None
 
 
+def _swap_some_clauses(sentences: list[str], share: float, seed: int) -> list[str]:
+    """Each sentence whose clauses can be swapped is swapped with probability `share` (drawn per seed)."""
+    draws = np.random.default_rng([seed, 13]).random(len(sentences))
+    return [
+        swapped if draw < share and (swapped := swap_clauses(text)) else text for draw, text in zip(draws, sentences, strict=True)
+    ]
+
+
 def finetune_pc(
     model,
     tokenizer,
@@ -99,7 +108,12 @@ def finetune_pc(
         image_embeddings = None  # the tower runs on every step's images
     else:
         image_embeddings = (encode_images(model, data.images) if image_embeddings is None else image_embeddings).to(device)
-    sentence_ids = tokenize(model, tokenizer, data.sentences).to(device)
+    sentences = data.sentences
+    if settings.swap_clauses > 0:
+        sentences = _swap_some_clauses(sentences, settings.swap_clauses, seed)
+        swapped = sum(a != b for a, b in zip(sentences, data.sentences, strict=True))
+        log(f"swap_clauses: {swapped} of {len(sentences)} sentences swapped")
+    sentence_ids = tokenize(model, tokenizer, sentences).to(device)
     caption_ids = None
     if settings.caption_loss_weight > 0 and data.captions is not None:  # (no captions with a weight: refused above)
         caption_ids = tokenize(model, tokenizer, data.captions).to(device)

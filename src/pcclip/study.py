@@ -5,6 +5,8 @@ Tables (each a list of rows; a row is one finetune configuration over seeds):
 - encoders: which encoders train (every choice of encoder_ablation, on encoder_generator's comparisons);
 - quality: the comparison-quality axis, the oracle with a controlled share of LLM-like errors
   (dose-response), against which every real generator is placed by its measured correctness;
+- order: the writers of `swapped.generators` (those that name image 1 first) trained again with a share
+  of their sentences' clauses swapped, beside encoder_generator's row;
 - variants: finetune variants on encoder_generator's comparisons, e.g. the caption-loss mix that keeps
   what CLIP could do.
 Every (generator, finetune settings, seed) run shares the world, base model, pair pool and
@@ -68,6 +70,18 @@ class QualityAxisSettings(Settings):
         }
 
 
+class SwappedClausesSettings(Settings):
+    """Writers that name image 1 first ("image 1 has X, image 2 has Y"), trained again with a share of
+    their sentences' clauses swapped (finetune.swap_clauses): does breaking their word order rescue them?"""
+
+    generators: tuple[str, ...] = Field((), description="generators whose LLM-table rows are repeated with clauses swapped")
+    share: float = Field(0.5, gt=0, le=1, description="finetune.swap_clauses of those rows")
+
+
+def swapped_row(generator: str) -> str:
+    return f"{generator}, clauses swapped"
+
+
 def quality_generator(rate: float) -> str:
     return f"oracle-{rate:.0%}-errors"
 
@@ -101,6 +115,7 @@ class StudySettings(Settings):
     encoder_generator: str = Field("oracle", description="whose comparisons the encoder ablation and the variants train on")
     reference: ReferenceSettings = ReferenceSettings()
     quality: QualityAxisSettings = QualityAxisSettings()
+    swapped: SwappedClausesSettings = SwappedClausesSettings()
     variants: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="name -> finetune settings changed from run.finetune (reference encoder "
@@ -118,10 +133,14 @@ class StudySettings(Settings):
     @model_validator(mode="after")
     def _names_exist(self) -> StudySettings:
         known = set(self.generators)
-        for where, name in [("llm_ablation", n) for n in self.llm_ablation] + [
-            ("encoder_generator", self.encoder_generator),
-            ("reference.generator", self.reference.generator),
-        ]:
+        for where, name in (
+            [("llm_ablation", n) for n in self.llm_ablation]
+            + [("swapped.generators", n) for n in self.swapped.generators]
+            + [
+                ("encoder_generator", self.encoder_generator),
+                ("reference.generator", self.reference.generator),
+            ]
+        ):
             if name not in known:
                 raise ValueError(f"{where}: unknown generator {name!r}; defined: {', '.join(sorted(known))}")
         for name in (*self.encoder_ablation, self.reference.trainable):
@@ -160,6 +179,10 @@ class StudySettings(Settings):
         if self.quality.error_rates:
             oracle = [Cell("quality", "oracle", "oracle", reference, seeds["quality"])] if "oracle" in self.generators else []
             cells += oracle + [Cell("quality", g, g, reference, seeds["quality"]) for g in self.quality.generators()]
+        if self.swapped.generators:
+            swapped = reference.model_copy(update={"swap_clauses": self.swapped.share})
+            cells.append(Cell("order", self.encoder_generator, self.encoder_generator, reference, seeds["order"]))
+            cells += [Cell("order", swapped_row(g), g, swapped, seeds["order"]) for g in self.swapped.generators]
         if self.variants:
             cells.append(Cell("variants", "paper's loss", self.encoder_generator, reference, seeds["variants"]))
             cells += [
@@ -174,6 +197,7 @@ class StudySettings(Settings):
             "llm": self.reference.generator,
             "encoders": self.reference.trainable,
             "quality": "oracle",
+            "order": self.encoder_generator,
             "variants": "paper's loss",
         }
 
@@ -222,6 +246,9 @@ def without_skipped(settings: StudySettings, skipped: dict[str, str]) -> tuple[S
             f"`{stand_in}`'s comparisons instead."
         )
         update["encoder_generator"] = stand_in
+    if any(g in skipped for g in settings.swapped.generators):
+        kept = tuple(g for g in settings.swapped.generators if g not in skipped)
+        update["swapped"] = settings.swapped.model_copy(update={"generators": kept})
     if any(g in skipped for g in settings.quality.generators()):
         notes.append("The quality axis was skipped: " + skipped[next(g for g in settings.quality.generators() if g in skipped)])
         update["quality"] = QualityAxisSettings()

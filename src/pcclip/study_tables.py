@@ -25,6 +25,7 @@ TABLES = {
     "llm": "Ablation 1: which LLM writes the comparisons",
     "encoders": "Ablation 2: which encoders are finetuned",
     "quality": "Comparison quality: the oracle with a share of LLM-like errors",
+    "order": "Word order: the writers that name image 1 first, with clauses swapped",
     "variants": "Keeping what CLIP could do",
 }
 CURVE_METRICS = ("difference_accuracy", "construction_worst_accuracy", "zero_shot_accuracy", "clipscore")

@@ -36,19 +36,13 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from ..world.scene import ATTRIBUTES, COLOURS, POSITION_MARGIN, SHAPES, SIZE_RATIO_MARGIN, Scene, differing_attributes, plural
+from .clauses import FIRST, IMAGE_REFS, SECOND, first_named
 from .prompts import clean_caption
 
 if TYPE_CHECKING:
     from .pairs import PairRecord
     from .store import GenerationRecord
 
-FIRST, SECOND = 0, 1
-
-_NOUN = r"(?:\s+(?:image|picture|photo|scene|one))?"
-_REFS = (
-    (FIRST, re.compile(rf"\b(?:first|former|1st){_NOUN}\b|\b(?:image|picture|photo|scene)\s+(?:1|one|a)\b")),
-    (SECOND, re.compile(rf"\b(?:second|latter|2nd){_NOUN}\b|\b(?:image|picture|photo|scene)\s+(?:2|two|b)\b")),
-)
 # Clause boundaries; the ones in _CONTRAST start a clause about the other image.
 _SPLIT = re.compile(
     r"[,;:]|\.(?:\s|$)|\b(?:while|whereas|but|where|and|than|instead of|in place of|rather than|as opposed to|unlike|"
@@ -175,7 +169,7 @@ class Judgement:
 
 def _claims(text: str, captions: Sequence[str] = ()) -> list[Claim]:
     text = text.lower()
-    ref_matches = [(m, image) for image, pattern in _REFS for m in pattern.finditer(text)]
+    ref_matches = [(m, image) for image, pattern in IMAGE_REFS for m in pattern.finditer(text)]
     refs = [(m.start(), image) for m, image in ref_matches]
     taken = [False] * len(text)
     for m, _ in ref_matches:  # "image one" names an image, not a count
@@ -232,13 +226,6 @@ def _caption_anchor(pattern: re.Pattern, captions: Sequence[str]) -> int | None:
     """The image whose caption alone has this word, if exactly one caption has it."""
     found = [bool(pattern.search(c.lower())) for c in captions]
     return found.index(True) if len(found) == 2 and sum(found) == 1 else None
-
-
-def first_named(text: str) -> int | None:
-    """The image a sentence names first (FIRST, SECOND), or None where it names neither. A writer
-    that always names image 1 first teaches word position, not direction (README, 'Which LLM')."""
-    found = [(m.start(), image) for image, pattern in _REFS if (m := pattern.search(text.lower()))]
-    return min(found)[1] if found else None
 
 
 def _holds(scene: Scene, attribute: str, value: Any) -> bool:
