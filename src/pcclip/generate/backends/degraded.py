@@ -162,19 +162,19 @@ KIND_OF_VERDICT: dict[str, str] = {
     "no-attribute": "off_topic",
 }
 
-# The default mix: SmolLM2-135M-Instruct's own errors (the embedded default's LLM), measured once on
-# the study's first 200 training pairs (training_pair_pool: 10,000 pretraining scenes, seed 0, minimal
-# pairing), chat prompt, greedy, 40 new tokens, no filter, judged on the cleaned text. Verdicts:
-# no-attribute 96, wrong-attribute 59, unjudged 24, false 15, wrong-direction 2 (correct 4), so
-# off_topic 96, wrong_attribute 74, vague 24, reversed 2 of 196 errors. Measured with (2 cores, 3.5 min):
-#   OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python -c 'from pcclip.config import PairSettings
-#   from pcclip.data import training_pair_pool; from pcclip.world.scene import WorldConfig, sample_scenes
-#   from pcclip.generate import GenerationSettings, generate, agreement
-#   w = WorldConfig(); pairs = training_pair_pool(sample_scenes(10_000, 0, w), PairSettings(pairs=200), w)
-#   s = GenerationSettings.model_validate({"backend": {"backend": "hf", "model": "smollm2-135m", "batch_size": 64,
-#       "threads": 1}, "prompt": {"style": "chat"}, "decoding": {"max_new_tokens": 40}, "filter": {"enabled": False}})
-#   print(agreement(generate(pairs, s, "smollm2.sqlite"), pairs).verdicts)'
-MEASURED_ERROR_MIX: dict[str, float] = {"reversed": 2, "wrong_attribute": 74, "vague": 24, "off_topic": 96}
+# The default mix: the errors of the offline LLMs at their best prompts (the study's
+# smollm2-135m-values and gemma3-270m-values rows), judged by the agreement scorer on the kept
+# sentences of the README study's 2,000-pair pool (both orders of 1,000 minimal pairs):
+#   smollm2-135m-values (1,995 kept): correct 911, no-attribute 388, wrong-direction 347, false 345,
+#     wrong-attribute 4;
+#   gemma3-270m-values (2,000 kept): correct 724, wrong-direction 509, no-attribute 461, false 277,
+#     wrong-attribute 29;
+# so reversed 856, wrong_attribute 655 (false and wrong-attribute), vague 0, off_topic 849 of 2,360
+# errors: a third of them say the difference the wrong way round. (SmolLM2 with the paper's prompt,
+# 1% correct, errs almost only off topic: off_topic 96, wrong_attribute 74, vague 24, reversed 2 of
+# 196 on 200 pairs, the mix before 2026-12-03.) Each store's verdicts: `pcclip store export STORE
+# out.jsonl` then `pcclip score out.jsonl pairs.jsonl`, or the study's scoring cache.
+MEASURED_ERROR_MIX: dict[str, float] = {"reversed": 856, "wrong_attribute": 655, "vague": 0, "off_topic": 849}
 
 
 class DegradedOracleSettings(BackendConfig):
