@@ -239,3 +239,16 @@ def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_and_the_key_names
         for p in ("auto", "bf16", "fp32")
     }
     assert keys["auto"] == keys[expected] and keys["bf16"] != keys["fp32"]
+
+
+def test_a_setting_added_later_changes_the_finetune_key_only_when_set(tmp_path):
+    from pcclip.pipeline import FINETUNE_HASHED_WHEN_SET
+
+    settings = tiny(tmp_path / "cache", seeds=(0,))
+    pipeline = Pipeline(settings, tmp_path / "out", log=lambda _: None)
+    key = pipeline.finetune_key("run", settings.generator, settings.finetune, 0)
+    for name in FINETUNE_HASHED_WHEN_SET:
+        unset = {name: FinetuneSettings.model_fields[name].default}
+        assert pipeline.finetune_key("run", settings.generator, settings.finetune.model_copy(update=unset), 0) == key
+    swapped = settings.finetune.model_copy(update={"swap_clauses": 0.5})
+    assert pipeline.finetune_key("run", settings.generator, swapped, 0) != key

@@ -76,6 +76,9 @@ def use_threads(threads: int | None) -> None:
     torch.set_num_threads(threads or available_cores())
 
 
+FINETUNE_HASHED_WHEN_SET = ("swap_clauses",)
+
+
 def pair_data(
     chosen: list[PairRecord],
     sentences: dict[str, str],
@@ -315,11 +318,16 @@ class Pipeline:
         # kept comparisons are hashed too: a rerun that completes generations which failed before, or a
         # store that gained records, trains a new model instead of serving the old one.
         sentences, _ = self.comparisons(generator, generation)
+        # A setting added after finetunes were cached is hashed only when it is set: at its default it
+        # changes nothing, and the finetunes cached before it existed stay valid.
+        unset = {
+            name for name in FINETUNE_HASHED_WHEN_SET if getattr(finetune, name) == FinetuneSettings.model_fields[name].default
+        }
         return settings_hash(
             self.pool_key,
             generator,
             generation,
-            concrete_precision(finetune, self.device).model_dump(mode="json", exclude={"wise_alpha"}),
+            concrete_precision(finetune, self.device).model_dump(mode="json", exclude={"wise_alpha", *unset}),
             seed,
             sorted(sentences.items()),
             code_versions("finetune"),
