@@ -2,7 +2,10 @@
 base checkpoint and a PC-CLIP checkpoint, through pcclip.load (what `pcclip rank` and `pcclip search`
 run).
 
-    .venv/bin/python experiments/use_cases.py BASE.safetensors PCCLIP.safetensors [--scenes 200] [--json FILE]
+    .venv/bin/python experiments/use_cases.py BASE.safetensors PCCLIP.safetensors [PCCLIP ...] [--scenes 200] [--json FILE]
+
+Several PC-CLIP checkpoints (e.g. a study row's seeds, listed in its study.json "checkpoints") are each
+measured and averaged.
 
 (a) rank: the first N held-out captioned scenes (pcclip.data.heldout_set) ordered by size and by
     count with `rank(more=..., less=...)`, `more` the held-out phrasing's sentences saying the first
@@ -87,7 +90,7 @@ def use_cases(model: DifferenceModel, heldout: HeldoutSet, scenes: int) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("base", type=Path, help="base model checkpoint (pcclip's, naming its architecture)")
-    parser.add_argument("pcclip", type=Path, help="PC-CLIP checkpoint")
+    parser.add_argument("pcclip", type=Path, nargs="+", help="PC-CLIP checkpoints (several: each, and their mean)")
     parser.add_argument("--model", help="architecture, for checkpoints that do not name theirs")
     parser.add_argument("--scenes", type=int, default=200, help="held-out scenes ranked and searched")
     parser.add_argument("--device", default="auto")
@@ -110,7 +113,8 @@ def main(argv: list[str] | None = None) -> dict:
         return heldout_set(world.model_copy(update={"image_size": size}), settings)
 
     results = {}
-    for label, path in (("base", args.base), ("PC-CLIP", args.pcclip)):
+    labels = ["PC-CLIP"] if len(args.pcclip) == 1 else [f"PC-CLIP {i}" for i in range(len(args.pcclip))]
+    for label, path in (("base", args.base), *zip(labels, args.pcclip)):
         model = load(args.model, path, args.device)
         results[label] = use_cases(model, heldout_at(image_size(model.model)), args.scenes)
 
@@ -119,16 +123,21 @@ def main(argv: list[str] | None = None) -> dict:
         "(share of the top 5 that differ from the query as the sentence says), mean of more/less"
     )
     columns = [f"rank {a}" for a in ATTRIBUTES] + [f"search {a}" for a in ATTRIBUTES]
-    print(f"{'model':10s}" + "".join(f"{c:>14s}" for c in columns))
+    print(f"{'model':13s}" + "".join(f"{c:>14s}" for c in columns))
 
     def search_mean(r: dict, key: str) -> float:
         return float(np.mean([d[key] for d in r["search"].values()]))
 
+    def cells(r: dict) -> list[float]:
+        return [r[a]["spearman"] for a in ATTRIBUTES] + [search_mean(r[a], "precision") for a in ATTRIBUTES]
+
     for label, r in results.items():
-        cells = [r[a]["spearman"] for a in ATTRIBUTES] + [search_mean(r[a], "precision") for a in ATTRIBUTES]
-        print(f"{label:10s}" + "".join(f"{v:14.3f}" for v in cells))
+        print(f"{label:13s}" + "".join(f"{v:14.3f}" for v in cells(r)))
+    if len(labels) > 1:
+        mean = np.mean([cells(results[label]) for label in labels], axis=0)
+        print(f"{'PC-CLIP mean':13s}" + "".join(f"{v:14.3f}" for v in mean))
     chance = [0.0, 0.0] + [search_mean(results["base"][a], "chance") for a in ATTRIBUTES]
-    print(f"{'chance':10s}" + "".join(f"{v:14.3f}" for v in chance))
+    print(f"{'chance':13s}" + "".join(f"{v:14.3f}" for v in chance))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return results

@@ -306,6 +306,7 @@ def test_use_cases_script_runs_on_tiny_checkpoints(checkpoint, tmp_path, capsys)
         [
             str(checkpoint),
             str(other),
+            str(checkpoint),
             "--scenes",
             "40",
             "--pairs-per-attribute",
@@ -316,8 +317,10 @@ def test_use_cases_script_runs_on_tiny_checkpoints(checkpoint, tmp_path, capsys)
             str(tmp_path / "uses.json"),
         ]
     )
-    out = capsys.readouterr().out
-    assert {"base", "PC-CLIP", "chance"} <= {line.split()[0] for line in out.splitlines()[2:]}
+    rows = {line[:13].strip(): [float(v) for v in line[13:].split()] for line in capsys.readouterr().out.splitlines()[2:]}
+    assert set(rows) == {"base", "PC-CLIP 0", "PC-CLIP 1", "PC-CLIP mean", "chance"}
+    assert results["PC-CLIP 1"] == results["base"]  # the same checkpoint measures the same
+    assert rows["PC-CLIP mean"] == pytest.approx([(x + y) / 2 for x, y in zip(rows["PC-CLIP 0"], rows["PC-CLIP 1"])], abs=1e-3)
     assert json.loads((tmp_path / "uses.json").read_text()) == results
     for model in results.values():
         for attribute in ("size", "count"):

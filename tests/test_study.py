@@ -2,19 +2,25 @@
 kill midway), generators skipped with their reason, report, and config errors."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import open_clip
 import pytest
+import torch
 
 from pcclip import finetune, pipeline
+from pcclip.checkpoint import checkpoint_metadata
 from pcclip.errors import PcclipError
 from pcclip.generate.mock_server import MockOpenAIServer
+from pcclip.models import register_model_configs
 from pcclip.report import write_report
 from pcclip.settings_io import load_settings
 from pcclip.study import DEFAULT_PLAN, StudySettings, load_study, run_study, unavailable_generators, without_skipped
 from pcclip.study_tables import holm, mean_ci, paired_test
+from pcclip.towers import ENCODER_CHOICES
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 SECRET = "sk-test-DO-NOT-LEAK-9d2e41"
@@ -100,6 +106,23 @@ def test_study_runs_resumes_and_reports(tmp_path, finished):
     assert (tmp_path / "out" / "figures" / "llm_bars.png").stat().st_size > 1000
     assert "data:image/png;base64," in page.read_text()
     assert json.loads((tmp_path / "out" / "study.json").read_text())["seeds"] == [0, 1]
+
+
+def test_the_study_lists_each_rows_checkpoint_per_seed_loadable_through_open_clip(finished):
+    settings, study = finished
+    listed = study["checkpoints"]
+    cache = settings.run.cache_dir
+    assert listed["llm"]["oracle"] == listed["encoders"]["text-blocks"]  # one run serves both tables' rows
+    assert set(listed["llm"]["rule"]) == {"0", "1"} and len({*listed["llm"]["rule"].values()}) == 2
+    for seed, path in listed["llm"]["rule"].items():
+        written = checkpoint_metadata(cache / path)["settings"]
+        assert (written["generator"], written["seed"]) == ("rule", int(seed))
+    register_model_configs()  # what `import pcclip` does before a user calls open_clip
+    model = open_clip.create_model(settings.run.model.name, pretrained=str(cache / listed["llm"]["rule"]["0"]))
+    base = open_clip.create_model(settings.run.model.name, pretrained=str(cache / listed["base"]))
+    changed = [name for name, w in model.state_dict().items() if not torch.equal(w, base.state_dict()[name])]
+    blocks = ENCODER_CHOICES["text-blocks"].pattern
+    assert changed and all(re.match(blocks, name) for name in changed)  # the text blocks trained, nothing else
 
 
 def test_a_study_served_from_the_cache_loads_no_training_code(tmp_path, finished):

@@ -281,6 +281,24 @@ def _generate(pipeline: Pipeline, settings: StudySettings, skipped: dict[str, st
     return summaries
 
 
+def checkpoints(plan: StudySettings, pipeline: Pipeline) -> dict:
+    """Where each row's finetuned weights are, per seed, and the base model's: paths relative to the
+    cache root (`pcclip cache list`), loadable with `pcclip.load(pretrained=...)` or
+    `open_clip.create_model(plan.run.model.name, pretrained=...)` once pcclip has registered it."""
+    generators = plan.all_generators()
+
+    def relative(path: Path) -> str:
+        return path.relative_to(pipeline.cache_root).as_posix()
+
+    rows: dict[str, Any] = {"base": relative(pipeline.base_path)}
+    for cell in plan.cells():
+        rows.setdefault(cell.table, {})[cell.row] = {
+            str(seed): relative(pipeline.finetune_path(cell.generator, generators[cell.generator], cell.finetune, seed))
+            for seed in cell.seeds
+        }
+    return rows
+
+
 def run_study(
     settings: StudySettings,
     output_dir: Path,
@@ -325,6 +343,7 @@ def run_study(
         runs.setdefault(key, {})[seed] = pipeline.finetuned_metrics(job.generator, job.generation, job.finetune, seed)
     result = {
         "name": settings.name,
+        "checkpoints": checkpoints(plan, pipeline),
         "settings": settings.model_dump(mode="json"),
         "seeds": list(plan.run.seeds),
         "base": base,
