@@ -48,6 +48,11 @@ def test_pairs_generate_filter_score(ok, tmp_path):
     assert unfiltered.startswith("filter off: kept all 20")
     score = ok("score", "records.jsonl", "pairs.jsonl")
     assert score.startswith("agreement on 20 sentences: names a real difference")
+    assert ok("score", "gen.sqlite", "pairs.jsonl") == score  # the store reads as its export does
+    ok("generate", "pairs.jsonl", "--store", "gen.sqlite", "--quiet")  # the oracle's, beside the rule's
+    both = ok("score", "gen.sqlite", "pairs.jsonl")
+    assert both.count("== settings ") == 2 and both.count("agreement on 20 sentences") == 2
+    assert "(rule word-difference-v1): 20 records" in both and "correct (right attribute, right way round) 100.0%" in both
     record = json.loads((tmp_path / "records.jsonl").read_text().splitlines()[0])
     assert {
         "pair_id",

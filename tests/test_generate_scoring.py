@@ -2,8 +2,11 @@
 must score correct for the pair they describe and wrong-direction for the reversed pair."""
 
 import json
+import sys
+from collections import Counter
 from dataclasses import replace
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +17,8 @@ from pcclip.quality import BALANCED_ORDER
 from pcclip.world.phrasing import difference_sentence, difference_sentences
 from pcclip.world.scene import ATTRIBUTES, Scene, WorldConfig, perturb, sample_scenes
 from test_generate_filters import record
+
+EXPERIMENTS = str(Path(__file__).resolve().parent.parent / "experiments")
 
 # Two small red circles on the left, vertically centred.
 A = Scene(
@@ -63,6 +68,18 @@ B = {
         ("shape", "The first image shows circles instead of stars.", "correct"),
         ("shape", "Where image 2 has stars, image 1 has circles.", "correct"),
         ("shape", "The former picture contains stars, the latter circles.", "wrong-direction"),
+        # verbs of change: said of the destination, the second image unless a frame says otherwise
+        ("colour", "From image 1 to image 2 the circles change from red to blue.", "correct"),
+        ("colour", "The circles change from blue to red between the first and the second picture.", "wrong-direction"),
+        ("size", "The circles grow.", "correct"),
+        ("size", "From the second image to the first, the circles shrink.", "correct"),
+        ("size", "From the first image to the second, the circles shrink.", "wrong-direction"),
+        ("count", "From picture one to picture two the number of circles increases.", "correct"),
+        ("count", "The number of circles goes from two to four.", "correct"),
+        ("count", "The circles dwindle away.", "wrong-direction"),
+        ("position", "The circles move to the right.", "correct"),
+        ("position", "Between image 1 and image 2 the circles slide leftward.", "wrong-direction"),
+        ("position", "The circles in the first image are shifted left.", "correct"),  # a place, not a change
     ],
 )
 def test_hand_written_sentences(attribute, sentence, verdict):
@@ -177,3 +194,22 @@ def test_a_new_sentence_inherits_no_image():
     text = "The first image shows red circles. Blue circles are nice."
     judgement = judge_sentence(text, A, B["colour"])
     assert (judgement.verdict, judgement.right) == ("correct", 1)
+
+
+def test_independently_written_true_sentences_are_never_called_backwards():
+    """experiments/outside_paraphrases.toml (78 templates by a writer who never read the project's
+    phrasing) filled for new pairs: the scorer may miss a construction, but never reverses one."""
+    sys.path.insert(0, EXPERIMENTS)
+    try:
+        import outside_paraphrases as outside
+    finally:
+        sys.path.pop(0)
+    templates = outside.load_templates(outside.TEMPLATES)
+    verdicts, reversed_verdicts = Counter(), Counter()
+    for attribute, a, b in outside.minimal_pairs(WorldConfig(), 6):
+        for template in (t for t in templates if t.attribute == attribute):
+            sentence = template.sentence(a, b)
+            verdicts[judge_sentence(sentence, a, b).verdict] += 1
+            reversed_verdicts[judge_sentence(sentence, b, a).verdict] += 1
+    assert verdicts["wrong-direction"] == 0 and reversed_verdicts["correct"] == 0
+    assert verdicts["correct"] >= 0.9 * sum(verdicts.values())  # 95% measured: relative size words, negation missed

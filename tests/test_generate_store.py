@@ -47,6 +47,7 @@ def test_merge_prefers_success_and_export_round_trips(tmp_path):
     assert [(r.pair_id, r.raw) for r in records] == [("p1", LONG), ("p2", LONG + " b")]
     path = export_jsonl(records, tmp_path / "out.jsonl")
     assert load_records(path) == records
+    assert load_records(tmp_path / "all.sqlite") == records  # the store itself reads the same (pcclip score STORE)
     with pytest.raises(PcclipError, match="cannot merge a store into itself"):
         merge_stores(tmp_path / "a.sqlite", [tmp_path / "a.sqlite"])
 

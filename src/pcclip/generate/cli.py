@@ -87,7 +87,7 @@ def _cmd_score(args: argparse.Namespace) -> None:
     writer this correct lands on that study's quality curve, read from its `quality_curve` key:
     {"metric": name, "points": [{"correctness": x, "value": y}, ...]} (pcclip.quality.fit_study_curve)."""
     from ..cache import read_json
-    from ..quality import fit_study_curve, order_caveat
+    from ..quality import fit_study_curve
     from .pairs import load_pairs
     from .scoring import agreement
     from .store import load_records
@@ -99,11 +99,22 @@ def _cmd_score(args: argparse.Namespace) -> None:
     unknown = {r.pair_id for r in records} - {p.pair_id for p in pairs}
     if unknown:
         raise PcclipError(f"{args.records}: pair {sorted(unknown)[0]!r} is not in {args.pairs}")
-    report = agreement(records, pairs, text="raw" if args.raw else "cleaned")
+    groups: dict[str, list] = {}
+    for record in records:  # a store may hold several settings' records (a prompt changed, ...): each scored apart
+        groups.setdefault(record.settings_hash, []).append(record)
+    for settings_hash, group in groups.items():
+        if len(groups) > 1:
+            print(f"== settings {settings_hash} ({group[0].backend} {group[0].model}): {len(group)} records")
+        _print_score(agreement(group, pairs, text="raw" if args.raw else "cleaned"), curve, args.records)
+
+
+def _print_score(report, curve, source: Path) -> None:
+    from ..quality import order_caveat
+
     print("\n".join(report.lines()))
     if curve:
         if not report.total:
-            raise PcclipError(f"{args.records}: no completed sentence, so no correctness to place on the curve")
+            raise PcclipError(f"{source}: no completed sentence, so no correctness to place on the curve")
         prediction = curve.predict(report.correct / report.total)
         low, high = curve.correctness_range
         print(
@@ -168,7 +179,7 @@ def register_generate_commands(sub: argparse._SubParsersAction) -> None:
     filt.set_defaults(func=_cmd_filter)
 
     score = sub.add_parser("score", help="agreement of records with the world's ground truth")
-    score.add_argument("records", type=Path)
+    score.add_argument("records", type=Path, help="records JSONL, or the store (.sqlite) a generation wrote")
     score.add_argument("pairs", type=Path, help="the world pairs JSONL the records were generated from")
     score.add_argument("--raw", action="store_true", help="score the raw outputs instead of the cleaned ones")
     score.add_argument(

@@ -239,8 +239,19 @@ def export_jsonl(records: Iterable[GenerationRecord], path: Path) -> Path:
     return write_jsonl(Path(path), (asdict(record) for record in records))
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 def load_records(path: Path) -> list[GenerationRecord]:
-    """Records from a JSONL export."""
+    """Records from a JSONL export, or every record of a store (the SQLite file a generation writes)."""
+    try:
+        with open(path, "rb") as f:
+            is_store = f.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER
+    except FileNotFoundError:
+        raise PcclipError(f"{path}: file not found") from None
+    if is_store:
+        with Store(Path(path), readonly=True) as store:
+            return store.records()
     records = []
     for line_no, obj in read_jsonl(path):
         missing, unknown = set(_COLUMNS) - set(obj) - {"attempts"}, set(obj) - set(_COLUMNS)
