@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import string
+import sys
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ import open_clip
 import torch
 from PIL import Image
 
-from pcclip.cache import default_cache_root
+from pcclip.cache import default_cache_root, read_json
 from pcclip.checkpoint import checkpoint_metadata
 from pcclip.encode import encode_texts
 from pcclip.errors import PcclipError
@@ -197,6 +198,13 @@ def summary(items: np.ndarray, probe: Probe) -> dict:
     }
 
 
+def _listed_paths(listed: dict) -> list[str]:
+    return [
+        listed["base"],
+        *(path for table, rows in listed.items() if table != "base" for seeds in rows.values() for path in seeds.values()),
+    ]
+
+
 def markdown(base: dict, rows: list[dict]) -> str:
     """The rows as a markdown table, each run once: a row whose checkpoints a row above already scored
     (the oracle's seeds 0-2 in the tables after ablation 1) is left out."""
@@ -232,11 +240,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
 
-    study = json.loads(args.study.read_text())
+    study = read_json(args.study)
     if "checkpoints" not in study:
-        raise SystemExit(f"{args.study}: lists no checkpoints (written by a pcclip before 2026-12-03): run `pcclip study` again")
+        raise PcclipError(f"{args.study}: lists no checkpoints (written by a pcclip before 2026-12-03): run `pcclip study` again")
     cache = args.cache_dir or default_cache_root()
     listed = study["checkpoints"]
+    if missing := [path for path in _listed_paths(listed) if not (cache / path).is_file()]:
+        raise PcclipError(
+            f"{args.study} lists {len(missing)} checkpoints that {cache} does not hold (e.g. {missing[0]}): "
+            "run the study again to make them (`pcclip study`), or give --cache-dir"
+        )
     register_model_configs()
     base_path = cache / listed["base"]
     name = checkpoint_metadata(base_path)["model_name"]
@@ -288,4 +301,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except PcclipError as e:  # a user error: one line, no traceback
+        sys.exit(f"error: {e}")

@@ -82,3 +82,13 @@ def test_it_scores_each_listed_checkpoint_beside_the_studys_own_number(tmp_path,
     assert json.loads((tmp_path / "outside.json").read_text()) == json.loads(json.dumps(result))
     table = capsys.readouterr().out
     assert "| llm/rule | 2 |" in table and "encoders/text-blocks" not in table  # the oracle's runs, shown once
+
+
+def test_a_study_whose_checkpoints_are_gone_says_what_to_do(tmp_path):
+    listed = {"base": "pretrain/base.safetensors", "llm": {"oracle": {"0": "finetune/a.safetensors"}}}
+    (tmp_path / "study.json").write_text(json.dumps({"checkpoints": listed, "tables": {}}))
+    with pytest.raises(PcclipError, match=r"lists 2 checkpoints that .* does not hold .*run the study again"):
+        outside.main(["--study", str(tmp_path / "study.json"), "--cache-dir", str(tmp_path)])
+    (tmp_path / "old.json").write_text(json.dumps({"tables": {}}))
+    with pytest.raises(PcclipError, match="lists no checkpoints"):
+        outside.main(["--study", str(tmp_path / "old.json")])
