@@ -45,6 +45,7 @@ def _cmd_study(args: argparse.Namespace) -> None:
 
         plan_command(args)
         return
+    from .cache import default_cache_root
     from .report import write_report
     from .study import load_study, run_study
 
@@ -55,6 +56,8 @@ def _cmd_study(args: argparse.Namespace) -> None:
     times = ", ".join(f"{k} {v:.1f}s" for k, v in study["stage_seconds"].items()) or "all cached"
     print(f"stage times: {times}; peak memory {study['peak_rss_mb']:.0f} MB")
     print(f"report: {md} and {page}")
+    cache = settings.run.cache_dir or default_cache_root()
+    print(f"checkpoints: every row's, per seed, in {output / 'study.json'} under 'checkpoints' (paths under {cache})")
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
