@@ -58,6 +58,10 @@ B = {
         ("size", "The circles in the second image are bigger.", "correct"),
         ("size", "The first picture has larger circles than the second.", "wrong-direction"),
         ("size", "Image 1 shows small circles where image 2 shows large ones.", "correct"),
+        # size words said of both images compare them: 0.07 vs 0.14 is "small" vs "large" by the bins,
+        # and "medium" vs "large" or "little" vs "big" says the same when read relatively
+        ("size", "The circles are medium in image 1 and large in image 2.", "correct"),
+        ("size", "In image two the circles are little; in image one they are big.", "wrong-direction"),
         ("count", "There are fewer circles in the first image.", "correct"),
         ("count", "The second image contains more circles than the first.", "correct"),
         ("count", "The first image has four circles and the second has two.", "wrong-direction"),
@@ -212,4 +216,4 @@ def test_independently_written_true_sentences_are_never_called_backwards():
             verdicts[judge_sentence(sentence, a, b).verdict] += 1
             reversed_verdicts[judge_sentence(sentence, b, a).verdict] += 1
     assert verdicts["wrong-direction"] == 0 and reversed_verdicts["correct"] == 0
-    assert verdicts["correct"] >= 0.9 * sum(verdicts.values())  # 95% measured: relative size words, negation missed
+    assert verdicts["correct"] >= 0.95 * sum(verdicts.values())  # 98% measured: negation ("not as high as") missed
