@@ -84,6 +84,13 @@ B = {
         ("position", "The circles move to the right.", "correct"),
         ("position", "Between image 1 and image 2 the circles slide leftward.", "wrong-direction"),
         ("position", "The circles in the first image are shifted left.", "correct"),  # a place, not a change
+        # negated comparatives: said of the image before the "not"
+        ("size", "The circles in image 1 are not as large as the ones in image 2.", "correct"),
+        ("size", "In the second picture the circles are not so small as in the first.", "correct"),
+        ("count", "Image 2 does not have as many circles as image 1.", "unjudged"),  # "not have as many": no direction read
+        ("count", "The first image has circles, but not as many as the second.", "correct"),
+        ("position", "In image 2 the circles are not as far left as in image 1.", "correct"),
+        ("colour", "The first image has red circles, not blue ones.", "correct"),  # a plain "not" still contrasts
     ],
 )
 def test_hand_written_sentences(attribute, sentence, verdict):
@@ -216,4 +223,4 @@ def test_independently_written_true_sentences_are_never_called_backwards():
             verdicts[judge_sentence(sentence, a, b).verdict] += 1
             reversed_verdicts[judge_sentence(sentence, b, a).verdict] += 1
     assert verdicts["wrong-direction"] == 0 and reversed_verdicts["correct"] == 0
-    assert verdicts["correct"] >= 0.95 * sum(verdicts.values())  # 98% measured: negation ("not as high as") missed
+    assert verdicts["correct"] >= 0.98 * sum(verdicts.values())  # 99.6% measured

@@ -50,7 +50,7 @@ STAGES: dict[str, Stage] = {
     # The paper's heuristic filter over generated text (not cached itself: it runs on every read).
     "filter": Stage(1, ("generate/filters.py",), cached=False),
     # The agreement of a generator's kept sentences with the world's ground truth (its correctness).
-    "scoring": Stage(4, ("generate/scoring.py", "generate/clauses.py"), ("generation", "filter")),
+    "scoring": Stage(5, ("generate/scoring.py", "generate/clauses.py"), ("generation", "filter")),
     # PC-CLIP finetuning of a base model on the kept comparisons.
     "finetune": Stage(
         1,
